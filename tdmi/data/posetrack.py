@@ -88,7 +88,7 @@ def make_frame_id(video_number: int, frame_index: int) -> int:
     return 10000000000 + int(video_number) * 10000 + int(frame_index)
 
 
-def _read_json(path: Path) -> dict | list:
+def read_json(path: Path) -> dict | list:
     try:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
@@ -213,7 +213,7 @@ def load_posetrack(path: str | Path, image_root: str | Path | None = None) -> li
     by_video: dict[str, list[Frame]] = defaultdict(list)
     seen: dict[int, Path] = {}
     for file in _annotation_files(path):
-        for frame in parse_posetrack(_read_json(file), file, root):
+        for frame in parse_posetrack(read_json(file), file, root):
             if frame.image_id in seen:
                 raise PoseTrackFormatError(file, "images.id", f"image id {frame.image_id} also in {seen[frame.image_id]}")
             seen[frame.image_id] = file
@@ -229,7 +229,7 @@ def iter_frames(videos: Iterable[Video]) -> Iterator[Frame]:
 def load_detections(path: str | Path, videos: list[Video] | None = None) -> dict[int, list[Detection]]:
     """Person detections per image id, best first; with ``videos``, ids not in them are an error."""
     path = Path(path)
-    data = _read_json(path)
+    data = read_json(path)
     if isinstance(data, dict) and "annotations" in data:  # a COCO-style result file
         data = data["annotations"]
     if not isinstance(data, list):

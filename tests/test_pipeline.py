@@ -1,0 +1,79 @@
+"""The prepare stage as a user runs it: Hydra entry point, params.yaml in sync, real `dvc repro`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["data.synth.videos=2", "data.synth.val_videos=1", "data.synth.frames=4", "data.synth.width=96", "data.synth.height=80", "data.synth.workers=1"]
+
+
+def _run(cmd: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_params_yaml_is_the_composed_hydra_config(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "experiments"))
+    from compose_params import compose_params
+
+    compose_params(tmp_path / "params.yaml")
+    assert (tmp_path / "params.yaml").read_text() == (REPO / "params.yaml").read_text(), "run `make params` and commit params.yaml"
+
+
+def test_prepare_entry_point_writes_data_and_summary(tmp_path: Path) -> None:
+    out = _run([sys.executable, "experiments/prepare.py", *TINY, f"data.root={tmp_path}/d", f"metrics_dir={tmp_path}/m", f"hydra.run.dir={tmp_path}/h"], REPO)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "m" / "data.json").read_text())
+    assert summary["train"]["videos"] == 2 and summary["val"]["frames"] == 4 and len(summary["fingerprint"]) == 16
+    bad = _run([sys.executable, "experiments/prepare.py", "data.synth.blur=7", f"data.root={tmp_path}/e", f"hydra.run.dir={tmp_path}/h"], REPO)
+    assert bad.returncode != 0 and "SynthConfig.blur must be in [0, 1]" in bad.stderr
+    typo = _run([sys.executable, "experiments/prepare.py", "data=posetrack99", f"hydra.run.dir={tmp_path}/h"], REPO)
+    assert typo.returncode != 0 and "posetrack99" in typo.stderr and "Traceback" not in typo.stderr
+
+
+def test_prepare_refuses_real_data_with_a_corrupt_annotation(tmp_path: Path, sample_dir: Path) -> None:
+    root = tmp_path / "pt18"
+    shutil.copytree(sample_dir, root)
+    (root / "annotations" / "train").mkdir()
+    shutil.copy(root / "annotations" / "val" / "003418_mpii_test.json", root / "annotations" / "train")
+    ok = _run([sys.executable, "experiments/prepare.py", "data=posetrack18", f"data.root={root}", f"metrics_dir={tmp_path}/m", f"hydra.run.dir={tmp_path}/h"], REPO)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "m" / "data.json").read_text())["val"]["people"] == 14
+    bad = root / "annotations" / "val" / "009473_mpii_test.json"
+    bad.write_text(bad.read_text()[:-40])
+    out = _run([sys.executable, "experiments/prepare.py", "data=posetrack18", f"data.root={root}", f"hydra.run.dir={tmp_path}/h"], REPO)
+    assert out.returncode != 0 and "009473_mpii_test.json: line" in out.stderr
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_prepare_once(tmp_path: Path) -> None:
+    """A copy of the repo (tracked files only), tiny params: repro, then a no-op second repro."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    work = tmp_path / "repo"
+    for f in files:
+        if (REPO / f).is_file():
+            (work / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, work / f)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["data"]["synth"].update(videos=2, val_videos=1, frames=4, width=96, height=80, workers=1)
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=work, check=True)
+    first = _run(["dvc", "repro"], work)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Running stage 'prepare'" in first.stdout
+    assert json.loads((work / "metrics" / "data.json").read_text())["train"]["videos"] == 2
+    second = _run(["dvc", "repro"], work)
+    assert second.returncode == 0 and "Stage 'prepare' didn't change, skipping" in second.stdout
+    shown = _run(["dvc", "metrics", "show", "--json"], work)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)[""]["data"]["metrics/data.json"]["data"]["val"]["videos"] == 1
