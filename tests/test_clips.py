@@ -70,7 +70,7 @@ def test_training_sample_targets_follow_the_joints(synth_root: Path) -> None:
         assert s["clip"].shape == (5, 3, 128, 96) and s["target"].shape == (17, 32, 24)
         for j in torch.nonzero(s["target_weight"]).flatten().tolist():
             y, x = np.unravel_index(int(s["target"][j].argmax()), (32, 24))
-            hx, hy = (s["joints"][j, :2].numpy() - 1.5) / 4  # input pixel -> heatmap pixel centre
+            hx, hy = s["joints"][j, :2].numpy() / 4  # input pixel -> heatmap pixel (HRNet's convention)
             assert abs(x - hx) <= 0.51 and abs(y - hy) <= 0.51
 
 

@@ -97,6 +97,7 @@ def _write(tmp_path: Path, doc) -> Path:
         (lambda d: d["annotations"][0].update(bbox=[0, 0, 1]), "annotations[0].bbox"),
         (lambda d: d["annotations"][0].update(keypoints=[float("nan")] * 51), "annotations[0].keypoints"),
         (lambda d: d["images"][0].pop("file_name"), "images[0]"),
+        (lambda d: d.update(categories=[{"keypoints": ["nose"] * 17}]), "categories[0].keypoints"),
         (lambda d: d["images"][0].update(ignore_regions_x=[[1, 2, 3]], ignore_regions_y=[]), "images[0].ignore_regions_x/y"),
     ],
 )

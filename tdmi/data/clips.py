@@ -223,7 +223,8 @@ class PoseTrackClips(Dataset):
             if flip:
                 joints = joints[self._flip_perm]
         hm_size = c.heatmap_size
-        target, weight = gaussian_heatmaps(joints[:, :2] / c.heatmap_stride + (1 / c.heatmap_stride - 1) / 2, joints[:, 2], hm_size, c.sigma)
+        # heatmap pixel i <-> input pixel i * stride, HRNet's convention (tdmi.eval.decode inverts it)
+        target, weight = gaussian_heatmaps(joints[:, :2] / c.heatmap_stride, joints[:, 2], hm_size, c.sigma)
         return {
             "clip": torch.from_numpy(clip),
             "target": torch.from_numpy(target),

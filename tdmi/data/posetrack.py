@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tdmi.data.joints import NUM_JOINTS
+from tdmi.data.joints import JOINT_NAMES, NUM_JOINTS
 
 
 class PoseTrackFormatError(ValueError):
@@ -57,6 +57,7 @@ class Frame:
     ignore_regions: list[np.ndarray] = field(default_factory=list)  # polygons, each (N, 2)
     people: list[Person] = field(default_factory=list)
     file_name: str = ""  # as written in the JSON, relative to the dataset root
+    source: Path | None = None  # the annotation file this frame was read from, for error messages
 
 
 @dataclass
@@ -98,7 +99,7 @@ def read_json(path: Path) -> dict | list:
         raise PoseTrackFormatError(path, "file", f"cannot be read ({err.strerror})") from err
 
 
-def _require(path: Path, where: str, obj: dict, key: str):
+def require_field(path: Path, where: str, obj: dict, key: str):
     if not isinstance(obj, dict) or key not in obj:
         raise PoseTrackFormatError(path, where, f"missing field '{key}'")
     return obj[key]
@@ -111,7 +112,7 @@ def _box(path: Path, where: str, value, name: str) -> np.ndarray:
     return arr
 
 
-def _keypoints(path: Path, where: str, value) -> np.ndarray:
+def parse_keypoints(path: Path, where: str, value) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -133,7 +134,7 @@ def _ignore_regions(path: Path, where: str, image: dict) -> list[np.ndarray]:
     for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
         if len(x) != len(y):
             raise PoseTrackFormatError(path, f"{where}.ignore_regions_x[{k}]", f"{len(x)} x but {len(y)} y coordinates")
-        if len(x) >= 3:  # fewer points enclose nothing; poseval skips them too
+        if len(x) >= 3:  # fewer points enclose nothing (poseval would crash on them)
             regions.append(np.stack([np.asarray(x, float), np.asarray(y, float)], axis=1))
     return regions
 
@@ -142,13 +143,17 @@ def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:
     """Records of one PoseTrack18/21 JSON document (per-video or merged)."""
     if not isinstance(data, dict):
         raise PoseTrackFormatError(path, "top level", "expected an object with 'images' and 'annotations'")
-    images = _require(path, "top level", data, "images")
+    images = require_field(path, "top level", data, "images")
+    for c, category in enumerate(data.get("categories") or []):
+        names = category.get("keypoints") if isinstance(category, dict) else None
+        if names is not None and tuple(names) != JOINT_NAMES:
+            raise PoseTrackFormatError(path, f"categories[{c}].keypoints", f"expected PoseTrack18's 17 joints in order {list(JOINT_NAMES)}")
     annotations = data.get("annotations") or []
     frames: dict[int, Frame] = {}
     for i, image in enumerate(images):
         where = f"images[{i}]"
-        image_id = int(_require(path, where, image, "id"))
-        file_name = str(_require(path, where, image, "file_name"))
+        image_id = int(require_field(path, where, image, "id"))
+        file_name = str(require_field(path, where, image, "file_name"))
         vid = str(image.get("vid_id", Path(file_name).parent.name.split("_")[0]))
         frame_id = image.get("frame_id", image_id)
         if image_id in frames:
@@ -164,16 +169,17 @@ def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:
             is_labeled=bool(image.get("is_labeled", False)),
             ignore_regions=_ignore_regions(path, where, image),
             file_name=file_name,
+            source=path,
         )
     for i, ann in enumerate(annotations):
         where = f"annotations[{i}]"
-        image_id = int(_require(path, where, ann, "image_id"))
+        image_id = int(require_field(path, where, ann, "image_id"))
         if image_id not in frames:
             raise PoseTrackFormatError(path, f"{where}.image_id", f"image id {image_id} has no entry in 'images'")
         if "keypoints" not in ann:  # PoseTrack21 also lists people with only a box: not pose ground truth
             continue
-        joints = _keypoints(path, where, ann["keypoints"])
-        bbox = _box(path, where, _require(path, where, ann, "bbox"), "bbox")
+        joints = parse_keypoints(path, where, ann["keypoints"])
+        bbox = _box(path, where, require_field(path, where, ann, "bbox"), "bbox")
         head = ann.get("bbox_head")
         frames[image_id].people.append(
             Person(
@@ -187,7 +193,7 @@ def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:
     return list(frames.values())
 
 
-def _annotation_files(path: Path) -> list[Path]:
+def annotation_files(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(path.glob("*.json"))
         if not files:
@@ -212,7 +218,7 @@ def load_posetrack(path: str | Path, image_root: str | Path | None = None) -> li
     root = Path(image_root) if image_root is not None else guess_image_root(path)
     by_video: dict[str, list[Frame]] = defaultdict(list)
     seen: dict[int, Path] = {}
-    for file in _annotation_files(path):
+    for file in annotation_files(path):
         for frame in parse_posetrack(read_json(file), file, root):
             if frame.image_id in seen:
                 raise PoseTrackFormatError(file, "images.id", f"image id {frame.image_id} also in {seen[frame.image_id]}")
@@ -238,15 +244,15 @@ def load_detections(path: str | Path, videos: list[Video] | None = None) -> dict
     out: dict[int, list[Detection]] = defaultdict(list)
     for i, det in enumerate(data):
         where = f"[{i}]"
-        image_id = int(_require(path, where, det, "image_id"))
+        image_id = int(require_field(path, where, det, "image_id"))
         if known is not None and image_id not in known:
             raise PoseTrackFormatError(path, f"{where}.image_id", f"image id {image_id} is in no annotation file")
         if int(det.get("category_id", 1)) != 1:
             continue  # only people are pose targets
-        score = float(_require(path, where, det, "score"))
+        score = float(require_field(path, where, det, "score"))
         if not np.isfinite(score):
             raise PoseTrackFormatError(path, f"{where}.score", f"not a finite number: {score!r}")
-        out[image_id].append(Detection(image_id, _box(path, where, _require(path, where, det, "bbox"), "bbox"), score))
+        out[image_id].append(Detection(image_id, _box(path, where, require_field(path, where, det, "bbox"), "bbox"), score))
     for dets in out.values():
         dets.sort(key=lambda d: -d.score)
     return dict(out)

@@ -1,0 +1,287 @@
+"""PoseTrack multi-person pose estimation AP, exactly as the official evaluation (poseval) computes it.
+
+Each step mirrors github.com/leonid-pishchulin/poseval (``py/`` and the ``poseval/`` package; the
+function named in brackets). Where poseval has a quirk, it is reproduced and marked QUIRK.
+
+1. Joints [convert.py ``POSETRACK18_LM_NAMES``, ``Person.from_new``]. The 17 PoseTrack18 keypoints
+   become poseval's 15: the ears are dropped, ``head_bottom`` plays poseval's "neck". A keypoint
+   exists unless its triplet is exactly (0, 0, 0) [``Person.to_old``]. QUIRK: a ground-truth joint
+   with visibility 0 but non-zero coordinates counts as annotated.
+2. Scores [``Person.from_new``, eval_helpers ``assignGTmulti``]. A predicted joint's score is
+   ``scores[j]`` of its annotation; without a non-empty ``scores`` list it is -9999 (``MIN_SCORE``).
+   QUIRK: the triplets' third value is never read as a score. The person score plays no part.
+3. Frames [eval_helpers ``cleanupData``]. Only ground-truth frames with at least one annotated
+   person are evaluated (``is_labeled`` is not read); predictions on other frames are dropped.
+   A person with no annotated joint still makes the frame count.
+4. Ignore regions [eval_helpers ``removeIgnoredPoints``, ``removeIgnoredPointsRects``]. In frames
+   with ignore regions, every ground-truth and predicted joint strictly inside a region's polygon
+   (shapely ``Polygon.contains``; a point on the border stays) is removed, and so is a person left
+   without joints. Regions with fewer than 3 points are skipped by the loader (poseval crashes).
+   QUIRK: done after step 3, so a frame whose ground-truth people are all removed stays evaluated
+   and every prediction there is a false positive.
+5. Distances [``assignGTmulti``, ``getHeadSize``]. For a ground-truth person with head box
+   (x1, y1, x2, y2), head size = 0.6 * ||(x2 - x1, y2 - y1)||; the normalised distance of a joint
+   is ||gt - pred|| / head size, and a joint matches when both exist and the distance <= 0.5.
+6. Assignment [``assignGTmulti``]. QUIRK: not greedy by score. For predicted person p and
+   ground-truth person g, pck[p, g] = matched joints / annotated joints of g. Each prediction keeps
+   only its best ground truth (argmax, first on ties); each ground truth then takes the prediction
+   with the highest kept pck (argmax, first prediction on ties), none if that pck is 0. A predicted
+   joint of an assigned prediction is a true positive when it matches its ground truth's joint;
+   every other predicted joint is a false positive. The number of positives of a joint is the
+   number of annotated ground-truth joints left after step 4.
+7. AP [eval_helpers ``computeRPC``, ``VOCap``; evaluateAP ``computeMetrics``]. Per joint, all
+   predicted joints of all frames, concatenated frame by frame in file order, are sorted by
+   ``argsort(scores)[::-1]`` (so among equal scores the later one comes first); precision and
+   recall follow; AP is the area under the precision envelope at the points where recall changes
+   (VOC style), times 100. QUIRK: a joint without predictions gets AP 0; a joint with predictions
+   but no ground truth gets NaN (recall 0/0). Precision and recall are reported at the last point.
+8. Columns [eval_helpers ``getCum``]. Head = mean(head_top, head_bottom, nose); Shoulder ...
+   Ankle = mean of left and right (NaN propagates). Mean is poseval's "Total": the mean over the
+   15 joints of the non-NaN APs, QUIRK: not the mean of the 7 columns.
+
+Deliberate differences, none of which changes a number on files poseval accepts: ground truth and
+predictions are paired by image id (poseval pairs per-video files by name, then frames by position,
+and requires equal frame counts); a merged file may hold many videos (poseval reads only the first
+video of a file); missing prediction frames count as frames without predictions; track ids are not
+checked (poseval refuses duplicate track ids in a frame, which only tracking needs); prediction
+files must list the keypoints in the PoseTrack18 order (poseval maps them by name). Equal scores
+from different videos are ordered by video name here, by ``glob`` order in poseval: only such ties
+could differ.
+
+Verified: poseval's AP path (convert.py ``Video/Person/Image.from_new``, ``to_old``; eval_helpers
+``load_data_dir`` ... ``assignGTmulti``, ``computeRPC``, ``VOCap``; evaluateAP ``computeMetrics``),
+transcribed line by line, scored 300 random sets of per-video files (ignore regions with points on
+their borders, missing and v=0 joints, people without joints, tied and missing scores, false
+positives) exactly as this module does (largest difference 3e-14).
+
+Command line, with poseval's inputs (a folder of per-video files or one merged file each)::
+
+    python -m tdmi.eval.posetrack --gt GT --pred PRED [--json OUT] [--csv OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from tdmi.data.joints import EVALUATED_JOINTS, JOINT_GROUPS, JOINT_NAMES, NUM_JOINTS
+from tdmi.data.posetrack import Frame, PoseTrackFormatError, Video, iter_frames, load_posetrack
+from tdmi.eval.results import (
+    COLUMNS,
+    PosePrediction,
+    read_posetrack_results,
+    write_metrics_json,
+    write_per_joint_csv,
+)
+
+PCKH_THRESHOLD = 0.5
+HEAD_SIZE_FACTOR = 0.6
+POSEVAL_JOINTS = EVALUATED_JOINTS  # the 15 joints poseval keeps, indices into the 17
+
+
+def inside_ignore_regions(points: np.ndarray, regions: Sequence[np.ndarray]) -> np.ndarray:
+    """(..., 2) points -> bool mask, True strictly inside any polygon (shapely ``contains``)."""
+    points = np.asarray(points, dtype=np.float64)
+    inside = np.zeros(points.shape[:-1], dtype=bool)
+    for region in regions:
+        inside |= shapely.contains_xy(shapely.Polygon(region), points[..., 0], points[..., 1])
+    return inside
+
+
+def _ground_truth(frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joints (G, 15, 2), annotated mask (G, 15), head sizes (G,) of one frame's people."""
+    joints = np.stack([p.joints[POSEVAL_JOINTS, :] for p in frame.people])
+    has = np.any(joints != 0, axis=2)
+    boxes = np.array(
+        [p.head_box if p.head_box is not None else [np.nan] * 4 for p in frame.people],
+        dtype=np.float64,
+    )
+    lacking = np.flatnonzero(np.isnan(boxes[:, 0]) & has.any(axis=1))
+    if lacking.size:
+        person = frame.people[lacking[0]]
+        raise PoseTrackFormatError(
+            frame.source or frame.file_name or frame.video,
+            f"annotation {person.ann_id}.bbox_head",
+            "missing: PCKh needs the head box",
+        )
+    corner = boxes[:, :2] + boxes[:, 2:]  # poseval's x2 = x1 + w, y2 = y1 + h
+    heads = HEAD_SIZE_FACTOR * np.linalg.norm(corner - boxes[:, :2], axis=1)
+    return joints[..., :2], has, heads
+
+
+def _predicted(preds: Sequence[PosePrediction]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joints (P, 15, 2), predicted mask (P, 15), scores (P, 15); a NaN joint is not predicted."""
+    joints = np.array([p.joints for p in preds], dtype=np.float64).reshape(-1, NUM_JOINTS, 2)
+    scores = np.array([p.joint_scores for p in preds], dtype=np.float64).reshape(-1, NUM_JOINTS)
+    joints, scores = joints[:, POSEVAL_JOINTS], scores[:, POSEVAL_JOINTS]
+    return joints, np.all(np.isfinite(joints), axis=2), scores
+
+
+def _true_positives(
+    gt: np.ndarray, gt_has: np.ndarray, heads: np.ndarray, pr: np.ndarray, pr_has: np.ndarray
+) -> np.ndarray:
+    """(P, 15) True where a predicted joint matches the joint of the person its pose is assigned to."""
+    n_pr, n_gt = len(pr), len(gt)
+    if n_pr == 0 or n_gt == 0:
+        return np.zeros(pr_has.shape, dtype=bool)
+    diff = gt[None] - pr[:, None]  # (P, G, 15, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.sqrt(diff[..., 0] ** 2 + diff[..., 1] ** 2) / heads[None, :, None]
+    match = (dist <= PCKH_THRESHOLD) & pr_has[:, None] & gt_has[None]
+    n_annotated = gt_has.sum(axis=1)
+    pck = match.sum(axis=2).astype(np.float64)
+    pck = np.where(n_annotated > 0, pck / np.maximum(n_annotated, 1), pck)
+    best_gt = np.argmax(pck, axis=1)
+    kept = np.zeros_like(pck)
+    kept[np.arange(n_pr), best_gt] = pck[np.arange(n_pr), best_gt]
+    pr_of_gt = np.argmax(kept, axis=0)
+    assigned = np.full(n_pr, -1)
+    hit = kept.max(axis=0) > 0
+    assigned[pr_of_gt[hit]] = np.flatnonzero(hit)
+    tp = np.zeros(pr_has.shape, dtype=bool)
+    rows = np.flatnonzero(assigned >= 0)
+    tp[rows] = match[rows, assigned[rows]]
+    return tp
+
+
+def _average_precision(
+    scores: np.ndarray, labels: np.ndarray, n_gt: int
+) -> tuple[float, float, float]:
+    """AP, final precision, final recall (percent) of one joint: poseval's computeRPC + VOCap."""
+    if scores.size == 0:
+        return 0.0, 0.0, 0.0
+    order = np.argsort(scores)[::-1]
+    tp = np.cumsum(labels[order])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = tp / np.float64(n_gt)
+    precision = tp / np.arange(1, tp.size + 1)
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mpre = np.maximum.accumulate(np.concatenate([[0.0], precision, [0.0]])[::-1])[::-1]
+    i = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
+    ap = np.sum((mrec[i] - mrec[i - 1]) * mpre[i])
+    return float(ap * 100), float(precision[-1] * 100), float(recall[-1] * 100)
+
+
+@dataclass(frozen=True)
+class PoseTrackAP:
+    """Per joint (poseval's 15, by name): AP, final precision and recall in percent, positives."""
+
+    ap: dict[str, float]
+    precision: dict[str, float]
+    recall: dict[str, float]
+    num_gt: dict[str, int]
+    num_frames: int
+
+    def columns(self, kind: str = "ap") -> dict[str, float]:
+        """The paper's columns Head ... Ankle, Mean for ``kind`` in ap / precision / recall."""
+        values: dict[str, float] = getattr(self, kind)
+        out = {
+            g: float(np.mean([values[JOINT_NAMES[j]] for j in js]))
+            for g, js in JOINT_GROUPS.items()
+        }
+        finite = [v for v in values.values() if not np.isnan(v)]
+        out["Mean"] = float(np.mean(finite)) if finite else float("nan")
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "AP": self.columns("ap"),
+            "precision": self.columns("precision"),
+            "recall": self.columns("recall"),
+            "per_joint": {
+                name: {
+                    "ap": self.ap[name],
+                    "precision": self.precision[name],
+                    "recall": self.recall[name],
+                    "num_gt": self.num_gt[name],
+                }
+                for name in self.ap
+            },
+            "num_frames": self.num_frames,
+        }
+
+
+def evaluate_posetrack(
+    videos: Sequence[Video], predictions: Mapping[int, Sequence[PosePrediction]]
+) -> PoseTrackAP:
+    """poseval's per-joint AP of ``predictions`` (per image id) against the ground-truth ``videos``."""
+    frames = [f for f in iter_frames(videos) if f.people]
+    scores, labels, has = [], [], []
+    num_gt = np.zeros(len(POSEVAL_JOINTS), dtype=np.int64)
+    for frame in frames:
+        gt, gt_has, heads = _ground_truth(frame)
+        pr, pr_has, pr_scores = _predicted(predictions.get(frame.image_id, ()))
+        if frame.ignore_regions:
+            gt_has &= ~inside_ignore_regions(gt, frame.ignore_regions)
+            pr_has &= ~inside_ignore_regions(pr, frame.ignore_regions)
+        num_gt += gt_has.sum(axis=0)
+        scores.append(pr_scores)
+        labels.append(_true_positives(gt, gt_has, heads, pr, pr_has))
+        has.append(pr_has)
+    width = len(POSEVAL_JOINTS)
+    scores_all = np.concatenate(scores) if frames else np.zeros((0, width))
+    labels_all = np.concatenate(labels) if frames else np.zeros((0, width), dtype=bool)
+    has_all = np.concatenate(has) if frames else np.zeros((0, width), dtype=bool)
+    result: dict[str, dict] = {"ap": {}, "precision": {}, "recall": {}, "num_gt": {}}
+    for k, j in enumerate(POSEVAL_JOINTS):
+        name = JOINT_NAMES[j]
+        column = has_all[:, k]
+        ap, pre, rec = _average_precision(
+            scores_all[column, k], labels_all[column, k], int(num_gt[k])
+        )
+        result["ap"][name], result["precision"][name], result["recall"][name] = ap, pre, rec
+        result["num_gt"][name] = int(num_gt[k])
+    return PoseTrackAP(**result, num_frames=len(frames))
+
+
+def print_table(result: PoseTrackAP, title: str = "PoseTrack AP (poseval)") -> None:
+    """The paper's columns, two decimals (poseval prints one)."""
+    table = Table(title=title, box=box.SIMPLE, pad_edge=False, collapse_padding=True)
+    table.add_column("", no_wrap=True)
+    for column in COLUMNS:
+        table.add_column(column, justify="right", no_wrap=True)
+    for kind, label in (("ap", "AP"), ("precision", "Pre"), ("recall", "Rec")):
+        table.add_row(label, *(f"{v:.2f}" for v in result.columns(kind).values()))
+    Console().print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tdmi.eval.posetrack",
+        description="PoseTrack AP exactly as poseval computes it.",
+    )
+    parser.add_argument(
+        "--gt", required=True, help="folder of per-video PoseTrack files, or one merged file"
+    )
+    parser.add_argument(
+        "--pred", required=True, help="predictions in the PoseTrack result format, same layouts"
+    )
+    parser.add_argument("--json", help="write the metrics JSON here")
+    parser.add_argument("--csv", help="write the per-joint CSV (AP, precision, recall rows) here")
+    args = parser.parse_args(argv)
+    try:
+        videos = load_posetrack(args.gt)
+        result = evaluate_posetrack(videos, read_posetrack_results(args.pred, videos))
+    except PoseTrackFormatError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print_table(result)
+    if args.json:
+        write_metrics_json(result.to_dict(), args.json)
+    if args.csv:
+        write_per_joint_csv(
+            {kind: result.columns(kind) for kind in ("ap", "precision", "recall")}, args.csv
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

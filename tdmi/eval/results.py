@@ -1,0 +1,277 @@
+"""Prediction records and the files evaluation reads and writes.
+
+A :class:`PosePrediction` is one predicted person in one frame. Predictions travel between tools
+in the PoseTrack18 result format, the layout poseval reads: per video, one JSON file named like the
+ground-truth file (``<video folder>.json``) holding ``images`` (every frame of the video),
+``annotations`` (17 keypoints as x, y, score triplets, per-joint ``scores``, ``score``,
+``track_id``) and ``categories``.
+
+How a joint that was not predicted is written follows poseval (``convert.py``, ``Person.to_old``):
+a keypoint triplet (0, 0, 0) is dropped as "not annotated". The records use NaN coordinates for it,
+the writer turns them into (0, 0, 0) and the reader back into NaN. poseval takes joint scores only
+from ``scores`` (never from the triplets' third value) and uses -9999 when ``scores`` is absent or
+empty (``eval_helpers.MIN_SCORE``, ``assignGTmulti``); the reader does the same.
+
+Metrics go to a JSON file and to a CSV with the paper's columns (Head ... Ankle, Mean), one row per
+named result, so the dashboard can set them beside the paper's tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tdmi.data.joints import JOINT_GROUPS, JOINT_NAMES, NUM_JOINTS, posetrack_category
+from tdmi.data.posetrack import (
+    PoseTrackFormatError,
+    Video,
+    annotation_files,
+    parse_keypoints,
+    require_field,
+    iter_frames,
+    read_json,
+)
+
+MISSING_SCORE = -9999.0  # poseval's MIN_SCORE, the score of a joint whose file gives none
+COLUMNS: tuple[str, ...] = (*JOINT_GROUPS, "Mean")  # the paper's per-joint columns, in order
+
+
+@dataclass(frozen=True)
+class PosePrediction:
+    """One predicted person in one frame, in image pixels."""
+
+    image_id: int
+    joints: np.ndarray  # (17, 2) x, y; NaN where the joint is not predicted
+    joint_scores: np.ndarray  # (17,)
+    score: float  # the person's score (see tdmi.eval.decode.person_scores)
+    track_id: int | None = None
+
+
+def group_by_image(predictions: Iterable[PosePrediction]) -> dict[int, list[PosePrediction]]:
+    """Predictions per image id, in the order given (poseval breaks ties by that order)."""
+    out: dict[int, list[PosePrediction]] = defaultdict(list)
+    for p in predictions:
+        out[p.image_id].append(p)
+    return dict(out)
+
+
+def ground_truth_as_predictions(
+    videos: Sequence[Video], score: float = 1.0
+) -> list[PosePrediction]:
+    """The annotations as predictions (every labelled joint scored ``score``): the sanity check
+    that must score 100 AP. A joint is labelled unless its triplet is (0, 0, 0), as in poseval."""
+    out = []
+    for frame in iter_frames(videos):
+        for person in frame.people:
+            joints = person.joints[:, :2].copy()
+            joints[~np.any(person.joints != 0, axis=1)] = np.nan
+            scores = np.full(NUM_JOINTS, float(score))
+            out.append(
+                PosePrediction(frame.image_id, joints, scores, float(score), person.track_id)
+            )
+    return out
+
+
+def video_file_name(video: Video) -> str:
+    """The per-video file name poseval pairs with the ground truth: ``<image folder>.json``."""
+    folder = Path(video.frames[0].file_name).parent.name if video.frames else ""
+    return f"{folder or video.name}.json"
+
+
+def _annotation(p: PosePrediction, ann_id: int, track_id: int) -> dict:
+    joints = np.asarray(p.joints, dtype=np.float64)
+    scores = np.asarray(p.joint_scores, dtype=np.float64)
+    if joints.shape != (NUM_JOINTS, 2) or scores.shape != (NUM_JOINTS,):
+        raise ValueError(f"image {p.image_id}: joints must be (17, 2) and joint_scores (17,)")
+    missing = ~np.all(np.isfinite(joints), axis=1)
+    triplets = np.column_stack([joints, scores])
+    triplets[missing] = 0.0
+    return {
+        "id": ann_id,
+        "image_id": int(p.image_id),
+        "category_id": 1,
+        "track_id": int(track_id),
+        "keypoints": triplets.ravel().tolist(),
+        "scores": np.where(missing, 0.0, scores).tolist(),
+        "score": float(p.score),
+    }
+
+
+def _result_document(
+    videos: Sequence[Video], by_image: Mapping[int, Sequence[PosePrediction]]
+) -> dict:
+    images, annotations = [], []
+    for video in videos:
+        for frame in video.frames:
+            images.append(
+                {
+                    "id": frame.image_id,
+                    "file_name": frame.file_name,
+                    "vid_id": video.name,
+                    "frame_id": frame.image_id,
+                    "nframes": frame.nframes,
+                    "is_labeled": frame.is_labeled,
+                    "width": frame.width,
+                    "height": frame.height,
+                }
+            )
+            for k, p in enumerate(by_image.get(frame.image_id, ())):
+                # poseval needs a track id unique in the frame; the person's index serves if none
+                track = p.track_id if p.track_id is not None else k
+                annotations.append(_annotation(p, frame.image_id * 100 + k, track))
+    return {"images": images, "annotations": annotations, "categories": [posetrack_category()]}
+
+
+def write_posetrack_results(
+    predictions: Iterable[PosePrediction],
+    videos: Sequence[Video],
+    out: str | Path,
+    per_video: bool = True,
+) -> list[Path]:
+    """Write predictions in the PoseTrack18 result format; returns the files written.
+
+    ``per_video``: ``out`` is a folder with one file per video named as poseval expects (see
+    :func:`video_file_name`); otherwise ``out`` is one merged file. Every frame of ``videos`` is
+    listed, with or without predictions, because poseval pairs prediction and ground-truth frames.
+    """
+    by_image = group_by_image(predictions)
+    unknown = sorted(set(by_image) - {f.image_id for f in iter_frames(videos)})
+    if unknown:
+        raise ValueError(f"predictions for image ids in none of the videos, e.g. {unknown[:5]}")
+    out = Path(out)
+    if not per_video:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(_result_document(videos, by_image)))
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for video in videos:
+        files.append(out / video_file_name(video))
+        files[-1].write_text(json.dumps(_result_document([video], by_image)))
+    return files
+
+
+def _finite(path: Path, where: str, value, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise PoseTrackFormatError(path, where, f"not numbers: {value!r}") from err
+    if arr.shape != shape or not np.all(np.isfinite(arr)):
+        raise PoseTrackFormatError(
+            path, where, f"expected {shape or 'one'} finite number(s), got {value!r}"
+        )
+    return arr
+
+
+def _prediction(path: Path, where: str, ann: dict, image_id: int) -> PosePrediction:
+    triplets = parse_keypoints(path, where, require_field(path, where, ann, "keypoints"))
+    joints = triplets[:, :2].copy()
+    joints[np.all(triplets == 0, axis=1)] = np.nan  # poseval: a (0, 0, 0) triplet is no joint
+    if ann.get("scores"):
+        scores = _finite(path, f"{where}.scores", ann["scores"], (NUM_JOINTS,))
+    else:
+        scores = np.full(NUM_JOINTS, MISSING_SCORE)
+    if "score" in ann:
+        score = float(_finite(path, f"{where}.score", ann["score"], ()))
+    else:  # not used by poseval; COCO needs one: the mean over the predicted joints
+        present = np.isfinite(joints[:, 0])
+        score = float(scores[present].mean()) if present.any() else MISSING_SCORE
+    track = ann.get("track_id")
+    return PosePrediction(
+        image_id, joints, scores, score, int(track) if track is not None else None
+    )
+
+
+def _check_categories(path: Path, data: dict) -> None:
+    categories = data.get("categories")
+    if categories and list(categories[0].get("keypoints", JOINT_NAMES)) != list(JOINT_NAMES):
+        raise PoseTrackFormatError(
+            path,
+            "categories[0].keypoints",
+            f"expected the PoseTrack18 joints in order {list(JOINT_NAMES)}",
+        )
+
+
+def read_posetrack_results(
+    path: str | Path, videos: Sequence[Video] | None = None
+) -> dict[int, list[PosePrediction]]:
+    """Predictions per image id from a folder of per-video result files or one merged file.
+
+    With ``videos`` (the ground truth), a frame listed in a prediction file but in no video is an
+    error naming the file and the frame; frames without predictions simply have no entry.
+    """
+    known = {f.image_id for f in iter_frames(videos)} if videos is not None else None
+    out: dict[int, list[PosePrediction]] = defaultdict(list)
+    seen: dict[int, Path] = {}
+    for file in annotation_files(Path(path)):
+        data = read_json(file)
+        if not isinstance(data, dict):
+            raise PoseTrackFormatError(
+                file, "top level", "expected an object with 'images' and 'annotations'"
+            )
+        _check_categories(file, data)
+        listed = set()
+        for i, image in enumerate(require_field(file, "top level", data, "images")):
+            image_id = int(require_field(file, f"images[{i}]", image, "id"))
+            if known is not None and image_id not in known:
+                name = image.get("file_name", "?") if isinstance(image, dict) else "?"
+                raise PoseTrackFormatError(
+                    file, f"images[{i}].id", f"frame {image_id} ({name}) is in no ground-truth file"
+                )
+            if image_id in seen:
+                raise PoseTrackFormatError(
+                    file, f"images[{i}].id", f"frame {image_id} also in {seen[image_id]}"
+                )
+            seen[image_id] = file
+            listed.add(image_id)
+        for i, ann in enumerate(data.get("annotations") or []):
+            where = f"annotations[{i}]"
+            image_id = int(require_field(file, where, ann, "image_id"))
+            if image_id not in listed:
+                raise PoseTrackFormatError(
+                    file, f"{where}.image_id", f"image id {image_id} has no entry in 'images'"
+                )
+            out[image_id].append(_prediction(file, where, ann, image_id))
+    return dict(out)
+
+
+def _jsonable(value):
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN: poseval's NaN (a joint without ground truth) -> null
+    return value
+
+
+def write_metrics_json(metrics: Mapping, path: str | Path) -> Path:
+    """Metrics as strict JSON (NaN written as null), for DVC metrics and MLflow artifacts."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def write_per_joint_csv(rows: Mapping[str, Mapping[str, float]], path: str | Path) -> Path:
+    """One row per named result (e.g. ``{"AP": result.columns()}``), columns in the paper's order."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["name", *COLUMNS])
+        for name, row in rows.items():
+            missing = [c for c in COLUMNS if c not in row]
+            if missing:
+                raise KeyError(f"row {name!r} lacks columns {missing}")
+            writer.writerow([name, *(float(row[c]) for c in COLUMNS)])
+    return path

@@ -1,0 +1,244 @@
+"""PoseTrack AP with known answers: hand-computed small cases, poseval's quirks, the real sample.
+
+Hand cases use one ground-truth person whose head box is 30 x 40 (diagonal 50), so the PCKh@0.5
+radius is 0.5 * 0.6 * 50 = 15 px. Each joint's AP is then worked out on paper from poseval's rules
+(see tdmi/eval/posetrack.py): sort by score, precision/recall, area under the precision envelope.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tdmi.data.joints import JOINT_NAMES
+from tdmi.data.posetrack import Frame, Person, PoseTrackFormatError, Video, load_posetrack
+from tdmi.eval.posetrack import evaluate_posetrack, main
+from tdmi.eval.results import (
+    COLUMNS,
+    PosePrediction,
+    ground_truth_as_predictions,
+    group_by_image,
+    read_posetrack_results,
+    write_posetrack_results,
+)
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/posetrack18_sample"
+needs_sample = pytest.mark.skipif(
+    not SAMPLE.is_dir(), reason=f"real PoseTrack18 sample not found at {SAMPLE}"
+)
+LEFT_WRIST, LEFT_ANKLE = JOINT_NAMES.index("left_wrist"), JOINT_NAMES.index("left_ankle")
+
+
+def _pose(offset: float = 0.0) -> np.ndarray:
+    """17 joints (x, y, v) spread 20 px apart, ears not annotated, as PoseTrack18 stores them."""
+    joints = np.zeros((17, 3))
+    joints[:, 0] = 100 + offset + 20 * np.arange(17)
+    joints[:, 1] = 200 + 10 * (np.arange(17) % 3)
+    joints[:, 2] = 1
+    joints[3:5] = 0
+    return joints
+
+
+def _video(
+    *people: np.ndarray, regions: list[np.ndarray] | None = None, extra_frame: bool = False
+) -> list[Video]:
+    persons = [
+        Person(p, np.array([0, 0, 500, 500.0]), np.array([0, 0, 30, 40.0]), k, k)
+        for k, p in enumerate(people)
+    ]
+    frames = [
+        Frame(
+            1,
+            "v",
+            0,
+            Path("0.jpg"),
+            1920,
+            1080,
+            2,
+            True,
+            regions or [],
+            persons,
+            "images/val/v/0.jpg",
+        )
+    ]
+    if extra_frame:  # a frame without annotated people
+        frames.append(
+            Frame(2, "v", 1, Path("1.jpg"), 1920, 1080, 2, False, [], [], "images/val/v/1.jpg")
+        )
+    return [Video("v", frames)]
+
+
+def _pred(joints: np.ndarray, score: float, image_id: int = 1) -> PosePrediction:
+    xy = joints[:, :2].copy()
+    xy[~np.any(joints != 0, axis=1)] = np.nan
+    return PosePrediction(image_id, xy, np.full(17, score), score)
+
+
+def _ap(videos, *preds) -> dict[str, float]:
+    return evaluate_posetrack(videos, group_by_image(preds)).columns()
+
+
+def test_ground_truth_as_predictions_scores_100():
+    videos = _video(_pose(), _pose(400))
+    assert _ap(videos, *ground_truth_as_predictions(videos)) == dict.fromkeys(COLUMNS, 100.0)
+
+
+def test_one_missing_joint():
+    pred = _pose()
+    pred[LEFT_WRIST] = 0  # not predicted: poseval gives a joint without predictions AP 0
+    ap = _ap(_video(_pose()), _pred(pred, 1.0))
+    assert ap["Wrist"] == 50.0  # (left 0 + right 100) / 2
+    assert ap["Mean"] == pytest.approx(14 * 100 / 15)  # over poseval's 15 joints, not the 7 columns
+    assert all(ap[c] == 100.0 for c in ("Head", "Shoulder", "Elbow", "Hip", "Knee", "Ankle"))
+
+
+@pytest.mark.parametrize(("moved", "wrist"), [(14.9, 100.0), (15.1, 50.0)])
+def test_one_wrong_joint_at_the_pckh_radius(moved, wrist):
+    pred = _pose()
+    pred[LEFT_WRIST, 0] += moved  # radius 15 px: inside is a true positive, outside a false one
+    ap = _ap(_video(_pose()), _pred(pred, 1.0))
+    assert ap["Wrist"] == wrist
+    assert ap["Mean"] == pytest.approx((14 * 100 + (wrist * 2 - 100)) / 15)
+
+
+@pytest.mark.parametrize(("fp_score", "expected"), [(0.9, 50.0), (0.1, 100.0)])
+def test_false_positive_with_a_higher_score(fp_score, expected):
+    # Ranked (FP, TP): precision (0, 1/2), recall (0, 1); envelope 1/2 over recall 0..1 -> AP 50.
+    # Ranked (TP, FP): precision (1, 1/2), recall (1, 1) -> AP 100.
+    ap = _ap(_video(_pose()), _pred(_pose(), 0.5), _pred(_pose(900), fp_score))
+    assert ap == dict.fromkeys(COLUMNS, expected)
+
+
+def test_prediction_in_an_ignore_region_is_removed():
+    region = np.array([[950.0, 150], [1500, 150], [1500, 300], [950, 300]])  # holds the whole FP
+    gt, tp, fp = _pose(), _pred(_pose(), 0.5), _pred(_pose(900), 0.9)
+    assert _ap(_video(gt, regions=[region]), tp, fp) == dict.fromkeys(COLUMNS, 100.0)
+    assert _ap(_video(gt), tp, fp) == dict.fromkeys(COLUMNS, 50.0)  # same FP, no region
+
+
+def test_joint_whose_ground_truth_is_ignored_but_predicted_is_nan_and_left_out_of_the_mean():
+    gt = _pose()
+    x, y = gt[LEFT_ANKLE, :2]
+    region = np.array([[x - 5, y - 5], [x + 5, y - 5], [x + 5, y + 5], [x - 5, y + 5]])
+    pred = _pose()
+    pred[LEFT_ANKLE, 0] += 8  # predicted just outside the region: recall 0/0 in poseval -> NaN
+    result = evaluate_posetrack(_video(gt, regions=[region]), group_by_image([_pred(pred, 1.0)]))
+    assert result.num_gt["left_ankle"] == 0 and math.isnan(result.ap["left_ankle"])
+    columns = result.columns()
+    assert math.isnan(columns["Ankle"]) and columns["Mean"] == 100.0
+
+
+def test_poses_are_assigned_by_pckh_not_by_score():
+    # X matches all 15 joints (score 0.1); Y matches 14 (score 0.9). poseval gives the person to the
+    # higher PCKh, X, so Y is a false positive on every joint: ranked (FP, TP) -> AP 50 everywhere.
+    # A greedy-by-score matcher would give Y the person and score 100 on 14 joints.
+    y = _pose()
+    y[LEFT_WRIST, 0] += 40
+    assert _ap(_video(_pose()), _pred(_pose(), 0.1), _pred(y, 0.9)) == dict.fromkeys(COLUMNS, 50.0)
+
+
+def test_frames_without_annotated_people_are_not_evaluated():
+    videos = _video(_pose(), extra_frame=True)
+    result = evaluate_posetrack(
+        videos, group_by_image([_pred(_pose(), 0.5), _pred(_pose(), 0.9, image_id=2)])
+    )
+    assert result.num_frames == 1 and result.columns() == dict.fromkeys(COLUMNS, 100.0)
+
+
+def test_result_file_round_trip_keeps_missing_joints_and_scores(tmp_path):
+    videos = _video(_pose(), extra_frame=True)
+    joints = _pose()
+    joints[LEFT_WRIST] = 0
+    pred = dataclasses.replace(
+        _pred(joints, 0.7), joint_scores=np.linspace(0, 1, 17), track_id=None
+    )
+    (file,) = write_posetrack_results([pred], videos, tmp_path)
+    assert file.name == "v.json"
+    doc = json.loads(file.read_text())
+    assert [im["id"] for im in doc["images"]] == [1, 2]  # every frame, as poseval pairs frames
+    assert doc["annotations"][0]["keypoints"][3 * LEFT_WRIST : 3 * LEFT_WRIST + 3] == [0, 0, 0]
+    (back,) = read_posetrack_results(tmp_path, videos)[1]
+    np.testing.assert_array_equal(back.joints, pred.joints)  # NaN where not predicted
+    np.testing.assert_array_equal(
+        back.joint_scores, np.where(np.isnan(pred.joints[:, 0]), 0, pred.joint_scores)
+    )
+    assert back.score == 0.7 and back.track_id == 0
+
+
+@needs_sample
+@pytest.mark.parametrize("gt", ["annotations/val", "annotations/test_posetrack18_val.json"])
+def test_sample_ground_truth_as_predictions_gives_100_through_the_command(gt, tmp_path, capsys):
+    out = tmp_path / "metrics.json"
+    assert (
+        main(
+            [
+                "--gt",
+                str(SAMPLE / gt),
+                "--pred",
+                str(SAMPLE / "annotations/val"),
+                "--json",
+                str(out),
+                "--csv",
+                str(tmp_path / "m.csv"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(out.read_text())["AP"] == dict.fromkeys(COLUMNS, 100.0)
+    assert "Shoulder" in capsys.readouterr().out
+    assert (tmp_path / "m.csv").read_text().splitlines()[0] == "name," + ",".join(COLUMNS)
+
+
+@needs_sample
+def test_sample_with_jittered_joints_gives_a_lower_stable_number(tmp_path):
+    videos = load_posetrack(SAMPLE / "annotations/val")
+    rng = np.random.default_rng(0)
+    preds = [
+        dataclasses.replace(
+            p, joints=p.joints + rng.normal(0, 15, (17, 2)), joint_scores=rng.uniform(0.3, 1.0, 17)
+        )
+        for p in ground_truth_as_predictions(videos)
+    ]
+    write_posetrack_results(preds, videos, tmp_path)
+    columns = evaluate_posetrack(videos, read_posetrack_results(tmp_path, videos)).columns()
+    # The same files scored by poseval's own code (eval_helpers/evaluateAP) give these numbers.
+    expected = [58.7356, 64.9376, 34.5971, 54.2700, 43.4508, 44.6786, 64.0000, 52.5383]
+    assert list(columns.values()) == pytest.approx(expected, abs=1e-4)
+
+
+@needs_sample
+def test_frames_missing_from_the_predictions_count_as_none(tmp_path):
+    (tmp_path / "pred").mkdir()
+    only = SAMPLE / "annotations/val/009473_mpii_test.json"
+    (tmp_path / "pred" / only.name).write_text(only.read_text())
+    videos = load_posetrack(SAMPLE / "annotations/val")
+    result = evaluate_posetrack(videos, read_posetrack_results(tmp_path / "pred", videos))
+    assert 0 < result.columns()["Mean"] < 100 and result.precision["nose"] == 100.0
+
+
+@needs_sample
+def test_a_prediction_frame_not_in_the_ground_truth_is_an_error_naming_it(tmp_path, capsys):
+    gt = SAMPLE / "annotations/val/009473_mpii_test.json"
+    doc = json.loads(gt.read_text())
+    doc["images"][0]["id"] = 123
+    doc["annotations"] = []
+    (tmp_path / gt.name).write_text(json.dumps(doc))
+    assert main(["--gt", str(gt), "--pred", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert gt.name in err and "images[0].id" in err and "frame 123" in err
+
+
+def test_bad_prediction_fields_are_named(tmp_path):
+    videos = _video(_pose())
+    doc = {
+        "images": [{"id": 1}],
+        "annotations": [{"image_id": 1, "keypoints": [0] * 51, "scores": [1, 2]}],
+    }
+    (tmp_path / "p.json").write_text(json.dumps(doc))
+    with pytest.raises(PoseTrackFormatError, match=r"p\.json: annotations\[0\]\.scores"):
+        read_posetrack_results(tmp_path, videos)
