@@ -33,10 +33,10 @@ from tdmi.data.posetrack import (
     PoseTrackFormatError,
     Video,
     annotation_files,
-    parse_keypoints,
-    require_field,
     iter_frames,
+    parse_keypoints,
     read_json,
+    require_field,
 )
 
 MISSING_SCORE = -9999.0  # poseval's MIN_SCORE, the score of a joint whose file gives none
