@@ -1,0 +1,191 @@
+"""Training engine: configs, checkpoints, non-finite losses, a real SIGKILL + resume, the entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from torch import nn
+
+from tdmi.data.clips import ClipConfig, PoseTrackClips
+from tdmi.data.posetrack import load_posetrack
+from tdmi.engine import (
+    NonFiniteLossError,
+    TrainConfig,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+)
+from tdmi.engine.checkpoint import rng_state, set_rng_state
+from tdmi.losses import LossConfig, build_loss
+from tdmi.models.presets import PRESETS, preset_configs
+from tdmi.models.tdmi import ModelConfig, build_model
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "experiments" / "conf"
+sys.path.insert(0, str(REPO / "experiments"))
+from train import dataclasses_from  # noqa: E402
+
+CLIP = ClipConfig(input_size=(48, 64))
+TINY_MODEL = {"tiny_width": 8, "head_dilations": (3,), "mi_hidden": 16, "mi_dim": 8}
+TINY = ["model.tiny_width=8", "model.head_dilations=[3]", "model.mi_hidden=16", "model.mi_dim=8",
+        "train.clip.input_size=[48,64]", "train.batch_size=8", "train.steps_per_epoch=2",
+        "train.num_workers=0", "train.progress=false"]
+
+
+def _compose(overrides: list[str]):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def _tiny(preset: str = "tdmi") -> tuple[nn.Module, nn.Module]:
+    seed_everything(0)
+    model_cfg, loss_cfg = preset_configs(preset, **TINY_MODEL)
+    model = build_model(model_cfg)
+    return model, build_loss(loss_cfg, model)
+
+
+def _sets(root: Path) -> tuple[PoseTrackClips, PoseTrackClips]:
+    """All training clips; the first validation video only (validation dominates a tiny epoch)."""
+    return (PoseTrackClips(load_posetrack(root / "annotations" / "train"), CLIP, train=True),
+            PoseTrackClips(load_posetrack(root / "annotations" / "val")[:1], CLIP))
+
+
+def test_model_configs_are_the_presets() -> None:
+    """One YAML per preset, equal to PRESETS; the shared base holds every other config field."""
+    assert {p.stem for p in (CONF / "model").glob("[!_]*.yaml")} == set(PRESETS)
+    base = _compose([]).model
+    assert set(base) == {"preset"} | {f.name for f in fields(ModelConfig)} | {f.name for f in fields(LossConfig)}
+    for name, row in PRESETS.items():
+        model_cfg, loss_cfg, _, _ = dataclasses_from(_compose([f"model={name}"]))
+        assert (model_cfg, loss_cfg) == preset_configs(name, head_dilations=[3, 6, 9, 12, 15]), name
+        assert {k: v for k, v in _compose([f"model={name}"]).model.items() if k in row} == row
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
+def test_every_experiment_config_builds(experiment: str) -> None:
+    model_cfg, _, clip_cfg, train_cfg = dataclasses_from(_compose([f"experiment={experiment}"]))
+    assert model_cfg.tde_stages == 3 and train_cfg.epochs >= 1
+    if experiment.endswith("_w48"):
+        assert model_cfg.backbone == "hrnet_w48" and clip_cfg.input_size == (288, 384) and train_cfg.amp == "bf16"
+
+
+def test_checkpoint_write_is_atomic_and_rng_state_round_trips(tmp_path: Path) -> None:
+    path = save_checkpoint({"w": torch.arange(3), "rng": rng_state()}, tmp_path / "c.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temp file left behind
+    state = load_checkpoint(path)["rng"]
+    first = (torch.rand(3), torch.randint(0, 9, (3,)))
+    set_rng_state(state)
+    assert all(torch.equal(a, b) for a, b in zip(first, (torch.rand(3), torch.randint(0, 9, (3,))), strict=True))
+
+
+class _Poisoned(nn.Module):
+    """The real loss, with its "mi_task" term made NaN on the calls listed."""
+
+    def __init__(self, loss: nn.Module, bad_calls: set[int]):
+        super().__init__()
+        self.loss, self.bad_calls, self.calls = loss, bad_calls, 0
+
+    def forward(self, outputs, target, weight):
+        self.calls += 1
+        terms = self.loss(outputs, target, weight)
+        if self.calls in self.bad_calls:
+            terms["mi_task"] = terms["mi_task"] * float("nan")
+            terms["total"] = terms["total"] + terms["mi_task"]
+        return terms
+
+
+def test_non_finite_losses_are_skipped_then_stop_the_run(synth_root: Path, tmp_path: Path) -> None:
+    train_set, _ = _sets(synth_root)
+    cfg = TrainConfig(epochs=1, batch_size=2, steps_per_epoch=3, max_nonfinite=2, progress=False)
+    model, loss = _tiny()
+    result = fit(model, _Poisoned(loss, {2}), train_set, None, cfg, tmp_path / "a")
+    assert result.skipped_steps == 1 and result.history[0]["train/skipped"] == 1
+    model, loss = _tiny()
+    with pytest.raises(NonFiniteLossError, match=r"'mi_task' was nan at step 3 \(epoch 1, batch 3\)"):
+        fit(model, _Poisoned(loss, {2, 3}), train_set, None, cfg, tmp_path / "b")
+
+
+def test_fit_bf16_channels_last_validates_and_callbacks_can_stop(synth_root: Path, tmp_path: Path) -> None:
+    train_set, val_set = _sets(synth_root)
+    cfg = TrainConfig(epochs=3, batch_size=4, steps_per_epoch=2, amp="bf16", channels_last=True,
+                      schedule="step", lr_steps=(1,), val_every=2, progress=False)
+    seen = []
+
+    class Prune:
+        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+            seen.append(dict(metrics))
+            if epoch == 2:
+                raise RuntimeError("pruned")
+
+    model, loss = _tiny("tde1")
+    with pytest.raises(RuntimeError, match="pruned"):
+        fit(model, loss, train_set, val_set, cfg, tmp_path, [Prune()])
+    assert [m["epoch"] for m in seen] == [1, 2] and "val/mAP" not in seen[0] and 0 <= seen[1]["val/mAP"] <= 100
+    assert seen[1]["lr"] == pytest.approx(1e-4) and seen[0]["train/clips_per_s"] > 0
+    last = load_checkpoint(tmp_path / "last.pt")
+    assert last["progress"]["epoch"] == 2 and load_checkpoint(tmp_path / "best.pt")["progress"]["best_epoch"] == 2
+    assert json.loads((tmp_path / "predictions.json").read_text())["annotations"]
+    assert (tmp_path / "per_joint.csv").read_text().startswith("name,Head,")
+
+
+def _train(tmp: Path, name: str, root: Path, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "experiments/train.py", *TINY, f"data.root={root}", "train.epochs=2", "train.deterministic=true",
+           f"train_dir={tmp / name}", f"metrics_dir={tmp / name / 'metrics'}", f"plots_dir={tmp / name / 'plots'}",
+           f"hydra.run.dir={tmp / name / 'hydra'}", *extra]
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+
+
+def _wait(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+
+
+def test_killed_run_resumes_to_the_same_weights(synth_root: Path, tmp_path: Path) -> None:
+    """Run A uninterrupted (and tracked); run B SIGKILLed after its first checkpoint, then resumed."""
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    a = _train(tmp_path, "a", synth_root, f"mlflow.tracking_uri={uri}", "mlflow.experiment=resume-test")
+    b = _train(tmp_path, "b", synth_root, "mlflow.enabled=false")
+    last = tmp_path / "b" / "last.pt"
+    while not last.exists() and b.poll() is None:
+        time.sleep(0.02)
+    b.send_signal(signal.SIGKILL)
+    b.wait()
+    assert b.returncode == -signal.SIGKILL and load_checkpoint(last)["progress"]["epoch"] == 1
+    _wait(_train(tmp_path, "b", synth_root, "mlflow.enabled=false"))
+    _wait(a)
+    ckpt_a, ckpt_b = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(last)
+    assert ckpt_b["progress"]["epoch"] == 2
+    for part in ("model", "loss"):
+        for key, value in ckpt_a[part].items():
+            assert torch.equal(value, ckpt_b[part][key]), f"{part}.{key} differs after resume"
+    assert ckpt_a["progress"]["history"][-1]["val/mAP"] == ckpt_b["progress"]["history"][-1]["val/mAP"]
+
+    metrics = json.loads((tmp_path / "a" / "metrics" / "train.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["best_epoch"] in (1, 2)
+    assert (tmp_path / "a" / "plots" / "learning_curve.csv").read_text().splitlines()[0].startswith("epoch,lr,train/heatmap")
+    mlflow.set_tracking_uri(uri)
+    run = mlflow.search_runs(experiment_names=["resume-test"], output_format="list")[0]
+    assert run.data.params["model.preset"] == "tdmi" and run.data.params["train.epochs"] == "2"
+    assert run.data.tags["preset"] == "tdmi" and len(run.data.tags["data_fingerprint"]) == 16
+    history = mlflow.MlflowClient(uri).get_metric_history(run.info.run_id, "val/mAP")
+    assert [m.step for m in history] == [1, 2]
+    artifacts = {f.path for f in mlflow.MlflowClient(uri).list_artifacts(run.info.run_id, "plots")}
+    assert artifacts == {"plots/learning_curve.png"}
+
+
+def test_bad_override_gives_hydra_error(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "experiments/train.py", "model=tdmi9", f"hydra.run.dir={tmp_path}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "tdmi9" in out.stderr and "Traceback" not in out.stderr
