@@ -19,16 +19,6 @@ TOL = 0.1
 CASES = [(0.5, 2), (0.8, 3), (0.9, 2)]  # (rho, d)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors on a shared 2-core machine: a second intra-op thread only adds contention
-    (measured 30 ms vs 500 ms per training step here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _sample(n: int, d: int, rho: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.randn(n, d, generator=gen)
     return x, rho * x + math.sqrt(1 - rho**2) * torch.randn(n, d, generator=gen)

@@ -13,16 +13,6 @@ H, W = 64, 48  # input; heatmaps are 16 x 12
 SMALL = {"tiny_width": 16, "head_dilations": (1, 3)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors on a shared 2-core machine: a second intra-op thread only adds contention
-    (measured 30 ms vs 500 ms per training step here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _batch(t: int, b: int = 2, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     clip = torch.randn(b, t, 3, H, W, generator=g)
