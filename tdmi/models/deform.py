@@ -16,6 +16,7 @@ Offset layout (torchvision's, so both paths agree): `offset` is (B, 2 * G * kh *
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from collections.abc import Callable
 
@@ -34,10 +35,9 @@ def _pair(v: Pair) -> tuple[int, int]:
 def _torchvision_op():
     """torchvision's compiled op, or None; imported lazily so the library never requires it."""
     try:
-        from torchvision.ops import deform_conv2d
+        return importlib.import_module("torchvision.ops").deform_conv2d
     except Exception:  # ImportError, or a torchvision built for another torch
         return None
-    return deform_conv2d
 
 
 def deform_conv2d_torch(
