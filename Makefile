@@ -22,6 +22,7 @@ repro: setup
 	$(BIN)/dvc repro
 
 test: setup
+	bash scripts/test_services.sh
 	$(BIN)/python -m pytest
 
 params: setup
