@@ -5,7 +5,8 @@
 
 Writes (rank 0): `train_dir`/{last,best}.pt, predictions.json and per_joint.csv of the best epoch,
 `metrics_dir`/train.json and `plots_dir`/learning_curve.csv. Returns the best val mAP, so a Hydra
-sweeper can optimise it. A rerun with the same `train_dir` resumes (train.resume=false: start over).
+sweeper can optimise it. A rerun with the same `train_dir` resumes (train.resume=false: start over),
+logging to the same MLflow run: its id travels in the checkpoints.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from tdmi.data.clips import ClipConfig, PoseTrackClips
 from tdmi.data.posetrack import load_posetrack
 from tdmi.data.summary import fingerprint
-from tdmi.engine import TrainConfig, fit, init_distributed, seed_everything
-from tdmi.engine.tracking import MLflowTracker, write_learning_curve_csv
+from tdmi.engine import TrainConfig, fit, init_distributed, load_checkpoint, seed_everything
+from tdmi.engine.tracking import MLflowTracker, write_csv_rows
 from tdmi.engine.train import resolve_device
 from tdmi.eval.results import write_metrics_json
 from tdmi.losses import LossConfig, build_loss
@@ -52,18 +53,26 @@ def main(cfg: DictConfig) -> float | None:
     loss = build_loss(loss_cfg, model)
     extra = {"config": OmegaConf.to_container(cfg, resolve=True), "model_config": asdict(model_cfg),
              "loss_config": asdict(loss_cfg), "clip_config": asdict(clip_cfg)}
-    tracker = MLflowTracker(cfg.mlflow.experiment, cfg.mlflow.tracking_uri, cfg.mlflow.run_name) if rank == 0 and cfg.mlflow.enabled else None
+    out_dir = Path(to_absolute_path(cfg.train_dir))
+    tracker, resumed = None, {}
+    if rank == 0 and cfg.mlflow.enabled:
+        if train_cfg.resume and (out_dir / "last.pt").exists():
+            resumed = load_checkpoint(out_dir / "last.pt")
+        tracker = MLflowTracker(cfg.mlflow.experiment, cfg.mlflow.tracking_uri, cfg.mlflow.run_name,
+                                run_id=resumed.get("mlflow_run_id"))
     with tracker or contextlib.nullcontext():
         if tracker:
+            extra["mlflow_run_id"] = tracker.run_id
             tracker.log_config(extra["config"])
+            tracker.log_missing_epochs(resumed["progress"]["history"] if resumed else [])
             tracker.set_tags(fingerprint(root / "annotations"), str(resolve_device(train_cfg.device)), cfg.model.preset)
-        result = fit(model, loss, train_set, val_set, train_cfg, to_absolute_path(cfg.train_dir), [tracker] if tracker else [], extra)
+        result = fit(model, loss, train_set, val_set, train_cfg, out_dir, [tracker] if tracker else [], extra)
         if rank == 0:
             best = next((row for row in result.history if row["epoch"] == result.best_epoch), {})
             write_metrics_json({"best_epoch": result.best_epoch, "best_mAP": result.best_metric, "epochs": len(result.history),
                                 "skipped_steps": result.skipped_steps, "best": best, "last": result.history[-1]},
                                Path(to_absolute_path(cfg.metrics_dir)) / "train.json")
-            write_learning_curve_csv(result.history, Path(to_absolute_path(cfg.plots_dir)) / "learning_curve.csv")
+            write_csv_rows(result.history, Path(to_absolute_path(cfg.plots_dir)) / "learning_curve.csv")
             if tracker:
                 tracker.log_result(result)
     return result.best_metric

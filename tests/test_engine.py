@@ -28,6 +28,8 @@ from tdmi.engine import (
     seed_everything,
 )
 from tdmi.engine.checkpoint import rng_state, set_rng_state
+from tdmi.engine.tracking import MLflowTracker
+from tdmi.engine.train import _Step, unused_parameters
 from tdmi.losses import LossConfig, build_loss
 from tdmi.models.presets import PRESETS, preset_configs
 from tdmi.models.tdmi import ModelConfig, build_model
@@ -88,6 +90,17 @@ def test_checkpoint_write_is_atomic_and_rng_state_round_trips(tmp_path: Path) ->
     first = (torch.rand(3), torch.randint(0, 9, (3,)))
     set_rng_state(state)
     assert all(torch.equal(a, b) for a, b in zip(first, (torch.rand(3), torch.randint(0, 9, (3,))), strict=True))
+
+
+@pytest.mark.parametrize(("preset", "unused"), [("rdm", True), ("mi_task", True), ("mi_recon", False), ("tdmi", False)])
+def test_probe_finds_the_parts_a_preset_leaves_without_gradient(synth_root: Path, preset: str, unused: bool) -> None:
+    """RDM's noisy branch is read only by mi_disentangle and mi_recon: DDP must search without them."""
+    step = _Step(*_tiny(preset))
+    before = {k: v.clone() for k, v in step.state_dict().items()}
+    names = unused_parameters(step, _sets(synth_root)[0][0], torch.device("cpu"))
+    assert bool(names) == unused and all(n.startswith("model.rdm.noisy.") for n in names)
+    assert all(torch.equal(v, before[k]) for k, v in step.state_dict().items()), "probe changed the state"
+    assert all(p.grad is None for p in step.parameters())
 
 
 class _Poisoned(nn.Module):
@@ -152,18 +165,19 @@ def _wait(proc: subprocess.Popen) -> None:
     assert proc.returncode == 0, err
 
 
-def test_killed_run_resumes_to_the_same_weights(synth_root: Path, tmp_path: Path) -> None:
-    """Run A uninterrupted (and tracked); run B SIGKILLed after its first checkpoint, then resumed."""
+def test_killed_run_resumes_to_the_same_weights_and_mlflow_run(synth_root: Path, tmp_path: Path) -> None:
+    """Run A uninterrupted; run B (tracked) SIGKILLed after its first checkpoint, then resumed."""
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    a = _train(tmp_path, "a", synth_root, f"mlflow.tracking_uri={uri}", "mlflow.experiment=resume-test")
-    b = _train(tmp_path, "b", synth_root, "mlflow.enabled=false")
+    tracked = [f"mlflow.tracking_uri={uri}", "mlflow.experiment=resume-test"]
+    a = _train(tmp_path, "a", synth_root, "mlflow.enabled=false")
+    b = _train(tmp_path, "b", synth_root, *tracked)
     last = tmp_path / "b" / "last.pt"
     while not last.exists() and b.poll() is None:
         time.sleep(0.02)
     b.send_signal(signal.SIGKILL)
     b.wait()
     assert b.returncode == -signal.SIGKILL and load_checkpoint(last)["progress"]["epoch"] == 1
-    _wait(_train(tmp_path, "b", synth_root, "mlflow.enabled=false"))
+    _wait(_train(tmp_path, "b", synth_root, *tracked))
     _wait(a)
     ckpt_a, ckpt_b = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(last)
     assert ckpt_b["progress"]["epoch"] == 2
@@ -176,13 +190,33 @@ def test_killed_run_resumes_to_the_same_weights(synth_root: Path, tmp_path: Path
     assert metrics["epochs"] == 2 and metrics["best_epoch"] in (1, 2)
     assert (tmp_path / "a" / "plots" / "learning_curve.csv").read_text().splitlines()[0].startswith("epoch,lr,train/heatmap")
     mlflow.set_tracking_uri(uri)
-    run = mlflow.search_runs(experiment_names=["resume-test"], output_format="list")[0]
+    (run,) = mlflow.search_runs(experiment_names=["resume-test"], output_format="list")  # one run for both parts
+    assert run.info.run_id == ckpt_b["mlflow_run_id"] and run.info.status == "FINISHED"
     assert run.data.params["model.preset"] == "tdmi" and run.data.params["train.epochs"] == "2"
     assert run.data.tags["preset"] == "tdmi" and len(run.data.tags["data_fingerprint"]) == 16
     history = mlflow.MlflowClient(uri).get_metric_history(run.info.run_id, "val/mAP")
-    assert [m.step for m in history] == [1, 2]
+    assert [(m.step, m.value) for m in history] == [(row["epoch"], row["val/mAP"]) for row in ckpt_b["progress"]["history"]]
     artifacts = {f.path for f in mlflow.MlflowClient(uri).list_artifacts(run.info.run_id, "plots")}
     assert artifacts == {"plots/learning_curve.png"}
+
+
+def test_reopened_run_keeps_its_params_and_gets_the_epochs_it_missed(tmp_path: Path) -> None:
+    """A kill between an epoch's checkpoint and its metrics: the resume logs that epoch once."""
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    history = [{"epoch": e, "lr": 1e-3 / e, "val/mAP": 10.0 * e} for e in (1, 2, 3)]
+    with MLflowTracker("reopen-test", uri) as first:
+        first.log_config({"train": {"epochs": 2}})
+        first.on_epoch_end(1, history[0])
+    with MLflowTracker("reopen-test", uri, run_id=first.run_id) as again:
+        again.log_config({"train": {"epochs": 3}, "seed": 0})
+        again.log_missing_epochs(history[:2])
+        again.on_epoch_end(3, history[2])
+    assert again.run_id == first.run_id
+    run = mlflow.MlflowClient(uri).get_run(first.run_id)
+    assert run.data.params == {"train.epochs": "2", "seed": "0"} and run.data.tags["resumed.train.epochs"] == "3"
+    assert [m.step for m in mlflow.MlflowClient(uri).get_metric_history(first.run_id, "val/mAP")] == [1, 2, 3]
+    with MLflowTracker("reopen-test", uri, run_id="0" * 32) as elsewhere:  # a checkpoint from another store
+        assert elsewhere.run_id != "0" * 32
 
 
 def test_bad_override_gives_hydra_error(tmp_path: Path) -> None:

@@ -8,18 +8,32 @@ Resuming must continue *the same* run: besides model and optimiser, the state ho
 of Python, NumPy and torch (CPU and every CUDA device), which drive augmentation (the clip
 dataset draws from torch's generator) and dropout. The data order needs no saved state: the
 sampler is seeded by (seed, epoch).
+
+Checkpoints written by ``experiments/train.py`` also carry the configs that built the model
+(``model_config``, ``loss_config``, ``clip_config``, ``config``), so evaluation rebuilds the model
+from the file alone (:func:`model_from_checkpoint`), and the MLflow run id, so a resumed run keeps
+logging to the same run.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from tdmi.data.clips import ClipConfig
+from tdmi.models.tdmi import TDMI, ModelConfig, build_model
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable or lacks what the caller needs; names the file."""
 
 
 def seed_everything(seed: int) -> None:
@@ -63,9 +77,31 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`.
+    """Load a checkpoint written by :func:`save_checkpoint`; :class:`CheckpointError` names the file.
 
     ``weights_only=False`` because the state holds NumPy and Python RNG states: load only
     checkpoints you wrote yourself (unpickling runs code).
     """
-    return torch.load(path, map_location=map_location, weights_only=False)
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (holds a {type(state).__name__}, not a dict)")
+    return state
+
+
+def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[TDMI, ClipConfig, dict[str, Any]]:
+    """The trained model (weights loaded, on ``device``), the clip config it was trained with, and
+    the checkpoint itself. ``pretrained`` is dropped: the checkpoint's weights replace it anyway,
+    and the backbone file need not exist where the model is evaluated."""
+    state = load_checkpoint(path, device)
+    missing = [k for k in ("model", "model_config", "clip_config") if k not in state]
+    if missing:
+        raise CheckpointError(f"{path}: lacks {missing}; write checkpoints with experiments/train.py")
+    model = build_model(ModelConfig(**{**state["model_config"], "pretrained": None}))
+    model.load_state_dict(state["model"])
+    return model.to(device), ClipConfig(**state["clip_config"]), state

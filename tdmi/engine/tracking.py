@@ -6,6 +6,12 @@ terms, lr, clips/s, val mAP...) with the epoch as step; tags for reproducibility
 data fingerprint, device, torch version, ablation preset); artifacts at the end: best checkpoint,
 predictions JSON, per-joint CSV and a learning-curve PNG.
 
+A resumed training run continues its MLflow run: experiments/train.py stores the run id in every
+checkpoint and passes it back as ``run_id``. Metrics of epochs whose checkpoint was written but
+whose metrics were not (a kill in between) are logged on resume from the checkpoint's history
+(:meth:`MLflowTracker.log_missing_epochs`); MLflow params cannot change, so a value that differs on
+resume (e.g. more epochs) is kept as a tag ``resumed.<param>``.
+
 Tracking URI: the configured value, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<repo>/mlruns.db``
 (SQLite rather than MLflow's file store, which MLflow 3 deprecates; gitignored like mlartifacts/).
 For a local SQLite store, new experiments keep artifacts in ``mlartifacts/`` beside the database
@@ -24,6 +30,7 @@ from types import TracebackType
 
 import mlflow
 import torch
+from mlflow.exceptions import MlflowException
 
 from tdmi.engine.train import FitResult
 
@@ -64,15 +71,16 @@ def git_commit(repo: Path = REPO) -> str:
     return head + ("-dirty" if dirty else "")
 
 
-def write_learning_curve_csv(history: Sequence[Mapping[str, float]], path: str | Path) -> Path:
-    """One row per epoch, one column per metric (empty where an epoch has none): DVC plots."""
+def write_csv_rows(rows: Sequence[Mapping[str, float | str]], path: str | Path) -> Path:
+    """One CSV row per mapping, one column per key (empty where a row has none), the table format
+    `dvc plots` draws: the learning curve (a row per epoch), per-joint AP (a row per joint group)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    columns = list(dict.fromkeys(k for row in history for k in row))
+    columns = list(dict.fromkeys(k for row in rows for k in row))
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(history)
+        writer.writerows(rows)
     return path
 
 
@@ -105,24 +113,37 @@ def plot_learning_curve(history: Sequence[Mapping[str, float]], path: str | Path
 class MLflowTracker:
     """A context manager around one MLflow run; also a fit() callback logging each epoch."""
 
-    def __init__(self, experiment: str = "tdmi", tracking_uri: str | None = None, run_name: str | None = None, nested: bool = False):
+    def __init__(self, experiment: str = "tdmi", tracking_uri: str | None = None, run_name: str | None = None,
+                 nested: bool = False, run_id: str | None = None):
+        """``run_id``: reopen that run (a resumed training run); a new run when the store lacks it
+        (e.g. a checkpoint brought from another machine)."""
         self.uri = resolve_tracking_uri(tracking_uri)
-        self.experiment, self.run_name, self.nested = experiment, run_name, nested
-        self.run_id: str | None = None
+        self.experiment, self.run_name, self.nested, self.run_id = experiment, run_name, nested, run_id
 
     def __enter__(self) -> MLflowTracker:
         mlflow.set_tracking_uri(self.uri)
         if mlflow.get_experiment_by_name(self.experiment) is None:
             mlflow.create_experiment(self.experiment, artifact_location=artifact_location(self.uri))
         mlflow.set_experiment(self.experiment)
-        self.run_id = mlflow.start_run(run_name=self.run_name, nested=self.nested).info.run_id
+        if self.run_id is not None:
+            try:
+                mlflow.MlflowClient(self.uri).get_run(self.run_id)
+            except MlflowException:
+                self.run_id = None
+        self.run_id = mlflow.start_run(self.run_id, run_name=self.run_name, nested=self.nested).info.run_id
         return self
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         mlflow.end_run("FAILED" if exc_type is not None else "FINISHED")
 
     def log_config(self, config: Mapping) -> None:
-        mlflow.log_params(flatten(config))
+        """The flattened config as params; on a reopened run only new keys, changed values as tags."""
+        params = flatten(config)
+        logged = mlflow.MlflowClient(self.uri).get_run(self.run_id).data.params
+        mlflow.log_params({k: v for k, v in params.items() if k not in logged})
+        changed = {f"resumed.{k}": v for k, v in params.items() if k in logged and logged[k] != v}
+        if changed:
+            mlflow.set_tags(changed)
 
     def set_tags(self, fingerprint: str, device: str, preset: str, **more: str) -> None:
         """The tags every run carries, plus any others."""
@@ -134,6 +155,14 @@ class MLflowTracker:
         """Finite metrics only: an undefined AP (a joint without ground truth) is NaN."""
         finite = {k: float(v) for k, v in metrics.items() if k != "epoch" and math.isfinite(v)}
         mlflow.log_metrics(finite, step=epoch)
+
+    def log_missing_epochs(self, history: Sequence[Mapping[str, float]]) -> None:
+        """Log the rows of ``history`` (fit's, from a checkpoint) whose epoch the run lacks; "lr" is
+        in every row fit() reports, so its steps are the epochs already logged."""
+        logged = {m.step for m in mlflow.MlflowClient(self.uri).get_metric_history(self.run_id, "lr")}
+        for row in history:
+            if row["epoch"] not in logged:
+                self.on_epoch_end(int(row["epoch"]), dict(row))
 
     def log_result(self, result: FitResult) -> None:
         """Best checkpoint, predictions, per-joint CSV, learning curve; best mAP as a summary metric."""

@@ -20,11 +20,22 @@ checkpoint, callbacks) -> result.
   processes (one all-reduce per step, which also makes every process skip the same steps).
   Validation predictions are gathered and every process computes the same metrics, so callbacks
   (e.g. Optuna pruning) decide alike everywhere; only rank 0 writes files.
+- BatchNorm (``bn``): "batch" normalises with each process's own batch (the usual DDP behaviour;
+  with few clips per GPU the statistics get noisy), "sync" with the whole global batch
+  (SyncBatchNorm, CUDA only; one process = plain BN), "frozen" with the running statistics in
+  training too (eval-mode BN; its affine weights still learn): for fine-tuning from a pretrained
+  backbone, and what makes a DDP run equal a one-process run on CPU (tests/test_ddp.py).
+- ``find_unused_parameters``: DDP's search, every step, for parameters that got no gradient. A
+  preset that builds a part its loss never reaches (e.g. "rdm": the noisy branch without its MI
+  terms) needs it, or DDP stops with "Expected to have finished reduction"; for every other preset
+  it is a wasted graph traversal per step. None (default) decides by :func:`unused_parameters`, one
+  probe step before training, so no preset has to declare which of its parts go unused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import time
@@ -54,6 +65,7 @@ from tdmi.eval.results import write_per_joint_csv, write_posetrack_results
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 SCHEDULES = ("cosine", "step")
+BN_MODES = ("batch", "sync", "frozen")
 
 
 @dataclass
@@ -69,6 +81,8 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global gradient norm; 0 = no clipping (the norm is still logged)
     amp: str = "none"  # none | bf16 | fp16
     channels_last: bool = False
+    bn: str = "batch"  # batch | sync | frozen (module docstring)
+    find_unused_parameters: bool | None = None  # DDP; None: True when unused_parameters() finds any
     val_every: int = 1  # validate every N epochs and after the last one
     val_batch_size: int | None = None  # None = batch_size
     flip_test: bool = False
@@ -84,6 +98,8 @@ class TrainConfig:
         self.lr_steps = tuple(int(v) for v in self.lr_steps)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"TrainConfig.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.bn not in BN_MODES:
+            raise ValueError(f"TrainConfig.bn must be one of {BN_MODES}, got {self.bn!r}")
         if self.amp not in AMP_DTYPES:
             raise ValueError(f"TrainConfig.amp must be one of {tuple(AMP_DTYPES)}, got {self.amp!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.val_every < 1 or self.max_nonfinite < 1:
@@ -153,7 +169,8 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+def autocast_for(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    """Autocast for TrainConfig.amp on ``device`` (disabled for "none")."""
     dtype = AMP_DTYPES[amp]
     if dtype is torch.float16 and device.type != "cuda":
         raise ValueError("TrainConfig.amp='fp16' needs CUDA; use 'bf16' on CPU")
@@ -164,6 +181,19 @@ def _scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.opti
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.lr_steps), gamma=cfg.lr_factor)
+
+
+def unused_parameters(step: nn.Module, sample: dict[str, Any], device: torch.device) -> list[str]:
+    """Trainable parameters that no gradient reaches in a training step on ``sample`` (twice, as a
+    batch of two: InfoNCE needs a negative); ``step``'s weights and buffers are restored after."""
+    state = copy.deepcopy(step.state_dict())
+    batch = [torch.stack([torch.as_tensor(sample[k])] * 2).to(device) for k in ("clip", "target", "target_weight")]
+    step.train()
+    step(normalize_clips(batch[0]), *batch[1:])["total"].backward()
+    unused = [name for name, p in step.named_parameters() if p.requires_grad and p.grad is None]
+    step.zero_grad(set_to_none=True)
+    step.load_state_dict(state)
+    return unused
 
 
 def fit(
@@ -190,13 +220,22 @@ def fit(
         torch.use_deterministic_algorithms(True, warn_only=True)
     out_dir = Path(out_dir)
     files = {"last": out_dir / "last.pt"}
-    autocast = _autocast(device, cfg.amp)
+    if cfg.bn == "sync" and world > 1:
+        if device.type != "cuda":
+            raise ValueError("TrainConfig.bn='sync' needs CUDA (SyncBatchNorm); use 'frozen' or 'batch' on CPU")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    autocast = autocast_for(device, cfg.amp)
     model.to(device)
     loss.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     step_module = _Step(model, loss)
-    net = DistributedDataParallel(step_module, find_unused_parameters=True) if world > 1 else step_module
+    net = step_module
+    if world > 1:
+        find_unused = cfg.find_unused_parameters
+        if find_unused is None:
+            find_unused = bool(unused_parameters(step_module, train_set[0], device))
+        net = DistributedDataParallel(step_module, find_unused_parameters=find_unused)
     params = [p for p in step_module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = _scheduler(optimizer, cfg)
@@ -271,6 +310,10 @@ def _train_epoch(
 ) -> dict[str, float]:
     """One pass over ``loader``; mean loss terms, grad norm, clips/s and skipped steps."""
     net.train()
+    if cfg.bn == "frozen":
+        for module in net.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
     world = _rank_world()[1]
     steps = min(len(loader), cfg.steps_per_epoch or len(loader))
     sums: dict[str, float] = defaultdict(float)
