@@ -9,9 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["data.synth.videos=2", "data.synth.val_videos=1", "data.synth.frames=4", "data.synth.width=96", "data.synth.height=80", "data.synth.workers=1"]
 
@@ -52,28 +49,3 @@ def test_prepare_refuses_real_data_with_a_corrupt_annotation(tmp_path: Path, sam
     bad.write_text(bad.read_text()[:-40])
     out = _run([sys.executable, "experiments/prepare.py", "data=posetrack18", f"data.root={root}", f"hydra.run.dir={tmp_path}/h"], REPO)
     assert out.returncode != 0 and "009473_mpii_test.json: line" in out.stderr
-
-
-@pytest.mark.slow
-def test_dvc_repro_runs_prepare_once(tmp_path: Path) -> None:
-    """A copy of the repo (tracked files only), tiny params: repro, then a no-op second repro."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-    work = tmp_path / "repo"
-    for f in files:
-        if (REPO / f).is_file():
-            (work / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, work / f)
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["data"]["synth"].update(videos=2, val_videos=1, frames=4, width=96, height=80, workers=1)
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
-        subprocess.run(cmd, cwd=work, check=True)
-    first = _run(["dvc", "repro"], work)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "Running stage 'prepare'" in first.stdout
-    assert json.loads((work / "metrics" / "data.json").read_text())["train"]["videos"] == 2
-    second = _run(["dvc", "repro"], work)
-    assert second.returncode == 0 and "Stage 'prepare' didn't change, skipping" in second.stdout
-    shown = _run(["dvc", "metrics", "show", "--json"], work)
-    assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout)[""]["data"]["metrics/data.json"]["data"]["val"]["videos"] == 1
