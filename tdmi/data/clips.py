@@ -125,7 +125,7 @@ def normalize_clips(clips: torch.Tensor) -> torch.Tensor:
     shape = (3, 1, 1)
     mean = torch.tensor(IMAGENET_MEAN, device=clips.device).view(shape) * 255
     std = torch.tensor(IMAGENET_STD, device=clips.device).view(shape) * 255
-    return (clips.float() - mean) / std
+    return clips.float().sub_(mean).div_(std)
 
 
 class FrameCache:
