@@ -29,7 +29,10 @@ params: setup
 	$(BIN)/python experiments/compose_params.py
 
 lint: setup
-	$(BIN)/ruff check tdmi experiments tests benchmarks
+	$(BIN)/ruff check tdmi experiments tests benchmarks dashboards
 
 bench: setup
 	$(BIN)/python benchmarks/data_throughput.py
+	$(BIN)/python benchmarks/model_speed.py
+	$(BIN)/python benchmarks/eval_speed.py
+	$(BIN)/python benchmarks/dashboard_speed.py

@@ -34,7 +34,8 @@ def test_tracking_uri_comes_from_config_then_environment_then_the_repo(monkeypat
     assert resolve_tracking_uri() == "http://127.0.0.1:5000"
     assert resolve_tracking_uri("sqlite:////x/y.db") == "sqlite:////x/y.db"
     assert artifact_location("sqlite:////x/y.db") == "file:///x/mlartifacts" and artifact_location("http://h") is None
-    assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": "1", "a.c": "[1, 2]", "d": "None"}
+    assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": 1, "a.c": [1, 2], "d": None}
+    assert flatten({"val": {"AP": {"Head": 80.0}}}, "/") == {"val/AP/Head": 80.0}
 
 
 def _log_run(uri: str, tmp_path: Path) -> str:

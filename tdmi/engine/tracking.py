@@ -49,15 +49,15 @@ def artifact_location(uri: str) -> str | None:
     return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
 
 
-def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
-    """Nested mapping -> {"a.b.c": str(value)}, MLflow's flat params."""
-    out: dict[str, str] = {}
+def flatten(config: Mapping, sep: str = ".", prefix: str = "") -> dict[str, object]:
+    """Nested mapping -> {"a.b.c": value}: MLflow's flat params (sep "."), metric names (sep "/")."""
+    out: dict[str, object] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            out.update(flatten(value, f"{name}."))
+            out.update(flatten(value, sep, f"{name}{sep}"))
         else:
-            out[name] = str(value)
+            out[name] = value
     return out
 
 
@@ -138,7 +138,7 @@ class MLflowTracker:
 
     def log_config(self, config: Mapping) -> None:
         """The flattened config as params; on a reopened run only new keys, changed values as tags."""
-        params = flatten(config)
+        params = {k: str(v) for k, v in flatten(config).items()}
         logged = mlflow.MlflowClient(self.uri).get_run(self.run_id).data.params
         mlflow.log_params({k: v for k, v in params.items() if k not in logged})
         changed = {f"resumed.{k}": v for k, v in params.items() if k in logged and logged[k] != v}

@@ -1,0 +1,106 @@
+"""Dashboard page times on a big workbench: 500 MLflow runs and a 1,000-trial Optuna study.
+
+    python benchmarks/dashboard_speed.py [--runs 500] [--trials 1000]
+
+Builds the stores in a temporary folder (real SQLite MLflow and Optuna stores, runs shaped like
+training runs: ~40 params, per-joint metrics, tags; a quarter of them ablation runs over 3 seeds),
+then times each page under streamlit's AppTest: the uncached library reads first (the baseline),
+then each page's render with every cache cleared (cold) and a re-render (warm, the TTL cache a user hits when
+clicking around). The target: every warm page under 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import mlflow
+import optuna
+import streamlit as st
+from mlflow.entities import Metric, Param, RunTag
+from streamlit.testing.v1 import AppTest
+
+from tdmi.eval.results import COLUMNS
+from tdmi.models.presets import ABLATION_ORDER
+from tdmi.reference import load_reference
+from tdmi.results import ablation, studies
+from tdmi.results.runs import load_runs
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+PAGES = ("overview", "ablations", "per_joint", "sweep", "qualitative")
+
+
+def build_runs(uri: str, n: int, rng: random.Random) -> None:
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("bench")
+    now = int(time.time() * 1000)
+    for i in range(n):
+        preset = ABLATION_ORDER[i % len(ABLATION_ORDER)]
+        tags = {"preset": preset, "seed": str(i // len(ABLATION_ORDER) % 3), "ablation": str(i % 4 == 0).lower(),
+                "data_fingerprint": "f" * 16, "git_commit": "0" * 40, "device": "cpu"}
+        run = client.create_run(experiment, run_name=f"run-{i}", tags=tags)
+        params = [Param(f"group{g}.key{k}", str(rng.random())) for g in range(4) for k in range(9)]
+        params += [Param("data.name", "synth"), Param("seed", tags["seed"]), Param("model.preset", preset)]
+        metrics = [Metric(f"val/AP/{c}", rng.uniform(30, 80), now, 1) for c in COLUMNS]
+        metrics += [Metric("best/mAP", rng.uniform(30, 80), now, 0), Metric("val/mAP", rng.uniform(30, 80), now, 1)]
+        client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=[RunTag("mlflow.user", "bench")])
+        client.set_terminated(run.info.run_id)
+
+
+def build_study(storage: str, n: int, rng: random.Random) -> None:
+    distributions = {f"model.{t}": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True) for t in studies.SWEEP_PARAMS[:3]}
+    distributions["model.tde_stages"] = optuna.distributions.IntDistribution(1, 4)
+    study = optuna.create_study(study_name="bench", storage=storage, direction="maximize")
+    states = [optuna.trial.TrialState.COMPLETE] * 8 + [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL]
+    trials = []
+    for _ in range(n):
+        params = {k: (rng.randint(1, 4) if k == "model.tde_stages" else 10 ** rng.uniform(-4, -1)) for k in distributions}
+        state = rng.choice(states)
+        trials.append(optuna.trial.create_trial(params=params, distributions=distributions, state=state,
+                                                value=rng.uniform(30, 80) if state == optuna.trial.TrialState.COMPLETE else None))
+    study.add_trials(trials)
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--trials", type=int, default=1000)
+    args = parser.parse_args()
+    rng = random.Random(0)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        uri, storage = f"sqlite:///{project / 'mlruns.db'}", f"sqlite:///{project / 'optuna.db'}"
+        print(f"building {args.runs} runs: {timed(lambda: build_runs(uri, args.runs, rng)):.1f} s")
+        print(f"building {args.trials} trials: {timed(lambda: build_study(storage, args.trials, rng)):.1f} s")
+        os.environ.update(TDMI_PROJECT_DIR=str(project), TDMI_MLFLOW_URI=uri, TDMI_OPTUNA_STORAGE=storage)
+        print(f"baseline, uncached reads: load_runs {timed(lambda: load_runs(uri)):.2f} s, "
+              f"ablation summary {timed(lambda: ablation.summarise(load_runs(uri).table, load_reference())):.2f} s, "
+              f"study trials {timed(lambda: studies.load_study(storage, 'bench').get_trials()):.2f} s")
+        at = AppTest.from_file(APP, default_timeout=120)
+        print(f"{'page':<12} {'cold (s)':>9} {'warm (s)':>9}")
+        for page in PAGES:
+            def cold(page: str = page) -> None:
+                st.cache_data.clear()
+                st.cache_resource.clear()
+                render(page)
+
+            def render(page: str = page) -> None:
+                at.switch_page(f"views/{page}.py").run()
+                assert not at.exception, [e.message for e in at.exception]
+            first, again = timed(cold), timed(render)
+            print(f"{page:<12} {first:>9.2f} {again:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Qualitative: predicted (red) and ground-truth (green) skeletons over a run's frames, the clip's
+supporting frames beside the key frame, and per-person scores."""
+
+import ast
+from pathlib import Path
+
+import streamlit as st
+import workbench as wb
+
+from tdmi.results import qualitative, runs
+from tdmi.results.config import inside_outputs
+
+cfg = wb.config()
+st.title("Qualitative")
+source = st.radio("source", ["training run (validation predictions)", "experiments/predict.py output"], horizontal=True)
+
+if source.startswith("training"):
+    table = wb.load_runs(cfg.mlflow_uri).table
+    candidates = table[table["health"].eq(runs.OK) & table["data_root"].ne("")]
+    if candidates.empty:
+        st.info("No finished training run with a dataset yet: run `dvc repro` or `python experiments/train.py`.")
+        st.stop()
+    labels = {runs.run_label(r): r for r in candidates.to_dict("records")}
+    run = labels[st.selectbox("run", list(labels))]
+    folder = wb.artifact(cfg.mlflow_uri, run["run_id"], "predictions")
+    files = sorted(folder.glob("*.json")) if folder else []
+    params, _ = wb.run_details(cfg.mlflow_uri, run["run_id"])
+    root = Path(params.get("data.root", ""))
+    if not files or not (root / "annotations" / "val").is_dir():
+        st.info(f"This run has no predictions artifact or its data ({root}) is not on this machine. "
+                "Pick another run, or run `python experiments/predict.py ckpt=... annotations=...`.")
+        st.stop()
+    offsets = tuple(ast.literal_eval(params.get("train.clip.offsets", "[0]")))
+    sample = wb.run_sample(files[0], root, offsets)
+else:
+    outputs = qualitative.list_predict_outputs(cfg.project_dir)
+    if not outputs:
+        st.info("No predict.py output under outputs/predict. Run e.g. `python experiments/predict.py "
+                "ckpt=checkpoints/synth-tdmi/best.pt frames=../shared/data/posetrack18_sample/videos/000001_mpiinew_test`.")
+        st.stop()
+    chosen = st.selectbox("output folder", [str(p.relative_to(cfg.project_dir)) for p in outputs])
+    sample = wb.predict_sample(inside_outputs(cfg.project_dir, chosen))
+
+videos = {v.name: v for v in sample.videos if any(f.image_id in sample.predictions for f in v.frames)}
+if not videos:
+    st.info("The predictions cover none of these frames.")
+    st.stop()
+video = videos[st.selectbox("video", list(videos))]
+positions = [i for i, f in enumerate(video.frames) if f.image_id in sample.predictions]
+position = st.select_slider("key frame", positions, value=positions[0]) if len(positions) > 1 else positions[0]
+key = video.frames[position]
+people = sample.predictions[key.image_id]
+legend = "red: predicted" + (", green: ground truth" if sample.has_ground_truth else " (no ground truth for these frames)")
+st.image(qualitative.overlay(key, people, sample.has_ground_truth), caption=f"key frame {key.frame_index} of {video.name} · {legend}")
+st.subheader(f"Clip: supporting frames at offsets {list(sample.offsets)}")
+cols = st.columns(len(sample.offsets))
+for col, (offset, frame) in zip(cols, qualitative.clip_frames(video, position, sample.offsets), strict=True):
+    col.image(qualitative.overlay(frame, sample.predictions.get(frame.image_id, []), sample.has_ground_truth, max_width=320),
+              caption=f"{offset:+d} (frame {frame.frame_index})")
+st.subheader("People in the key frame")
+st.dataframe(qualitative.people_table(people).round(3), key="people", hide_index=True)

@@ -1,0 +1,70 @@
+"""The latest ``dvc repro`` metrics (``metrics/*.json``) and the MLflow run that produced them.
+
+The evaluate stage writes ``metrics/eval.json`` with the paper's columns (Head ... Ankle, Mean) and
+OKS; the train stage ``metrics/train.json`` (best_epoch, best_mAP, best{...}, last{...}); prepare
+``metrics/data.json`` (counts + data fingerprint). Files are read as they are, whatever their
+nesting, so a stage adding keys needs no change here; an unreadable file is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from tdmi.engine.tracking import flatten
+from tdmi.eval.results import COLUMNS
+from tdmi.results.runs import OK, SUMMARY_METRIC
+
+
+def read_metrics(project_dir: Path) -> tuple[dict[str, dict], dict[str, str]]:
+    """({file stem: parsed JSON}, {file name: why it could not be read}) for metrics/*.json."""
+    found, errors = {}, {}
+    for path in sorted((project_dir / "metrics").glob("*.json")):
+        try:
+            found[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            errors[path.name] = str(err)
+    return found, errors
+
+
+def per_joint(metrics: Mapping[str, Mapping]) -> tuple[dict[str, float], str] | None:
+    """The paper's columns from the first file that has all of them (eval before train), with
+    where they came from; keys match as ``Head`` or ``.../Head`` (e.g. ``best/val/AP/Head``)."""
+    for stem in ("eval", "train", *sorted(set(metrics) - {"eval", "train"})):
+        flat = flatten(metrics.get(stem, {}), "/")
+        for prefix in sorted({k[: -len("Mean")] for k in flat if k.endswith("Mean")}, key=len):
+            values = {c: flat.get(prefix + c) for c in COLUMNS}
+            if all(isinstance(v, int | float) or v is None for v in values.values()) and values["Mean"] is not None:
+                return {c: math.nan if v is None else float(v) for c, v in values.items()}, f"metrics/{stem}.json: {prefix}*"
+    return None
+
+
+def oks(metrics: Mapping[str, Mapping]) -> dict[str, float]:
+    """Every OKS number found (keys containing "oks", case-insensitive), with its file."""
+    return {f"{stem}: {k}": float(v) for stem, obj in metrics.items() for k, v in flatten(obj, "/").items()
+            if "oks" in k.lower() and isinstance(v, int | float)}
+
+
+def producing_run(metrics: Mapping[str, Mapping], runs: pd.DataFrame) -> tuple[pd.Series | None, str]:
+    """The MLflow run behind the metrics, and how it was found.
+
+    A ``run_id`` in any metrics file wins. Otherwise: the newest healthy run whose data fingerprint
+    equals metrics/data.json's and whose best/mAP equals metrics/train.json's best_mAP.
+    """
+    for stem, obj in metrics.items():
+        run_id = next((v for k, v in flatten(obj, "/").items() if k.split("/")[-1] == "run_id"), None)
+        if run_id:
+            hit = runs[runs["run_id"] == run_id]
+            return (hit.iloc[0], f"run_id in metrics/{stem}.json") if len(hit) else (None, f"run {run_id} (metrics/{stem}.json) is not in the MLflow store")
+    fingerprint = metrics.get("data", {}).get("fingerprint")
+    best = metrics.get("train", {}).get("best_mAP")
+    if fingerprint is None or best is None:
+        return None, "metrics/data.json or metrics/train.json lacks fingerprint / best_mAP"
+    hit = runs[(runs["health"] == OK) & (runs["data_fingerprint"] == fingerprint) & ((runs[SUMMARY_METRIC] - float(best)).abs() < 1e-6)]
+    if not len(hit):
+        return None, "no MLflow run has this data fingerprint and best mAP"
+    return hit.iloc[0], "data fingerprint and best mAP match (newest such run)"

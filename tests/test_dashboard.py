@@ -1,0 +1,351 @@
+"""The dashboard and tdmi.results against a workbench built for real: a local MLflow store with a
+1-epoch tiny training run (real artifacts) and tagged ablation runs over seeds, a SQLite Optuna
+study over the sweep's parameters, DVC metrics files and an experiments/predict.py output on the
+real PoseTrack18 frames. Every page runs under streamlit's AppTest and the numbers it shows are
+checked, not only that it renders.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tdmi.data.clips import ClipConfig, PoseTrackClips
+from tdmi.data.posetrack import load_posetrack
+from tdmi.data.summary import fingerprint
+from tdmi.engine import TrainConfig, fit, seed_everything
+from tdmi.engine.tracking import MLflowTracker
+from tdmi.eval.results import COLUMNS, write_metrics_json
+from tdmi.losses import build_loss
+from tdmi.models.presets import preset_configs
+from tdmi.models.tdmi import build_model
+from tdmi.reference import load_reference
+from tdmi.results import ablation, studies
+from tdmi.results.config import DashboardConfig, inside_outputs
+from tdmi.results.runs import load_runs
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "dashboards" / "app.py")
+SAMPLE_FRAMES = REPO.parent / "shared" / "data" / "posetrack18_sample" / "videos" / "000001_mpiinew_test"
+# Person boxes for the five real frames, read off the images by hand (no detector ships here):
+# the player on the left, the one in blue, the one sliding. Frames are 1280x720.
+REAL_BOXES = [[360, 270, 200, 300, 0.95], [610, 255, 230, 280, 0.9], [595, 395, 260, 140, 0.8]]
+TINY_MODEL = {"tiny_width": 8, "head_dilations": (3,), "mi_hidden": 16, "mi_dim": 8}
+CLIP = ClipConfig(input_size=(48, 64))
+
+# Ablation runs: best/mAP per seed. On synth, tde2 gains +5 (95% CI [2.73, 7.27]), rdm 0, mi_task
+# -4, tdmi has one seed; on posetrack18 tdmi gains +9.5 over two seeds each.
+ABLATIONS = {
+    ("synth", "baseline"): [40.0, 41.0, 42.0], ("synth", "tde2"): [45.0, 46.0, 47.0],
+    ("synth", "rdm"): [39.0, 41.0, 43.0], ("synth", "mi_task"): [36.0, 37.0, 38.0], ("synth", "tdmi"): [50.0],
+    ("posetrack18", "baseline"): [60.0, 62.0], ("posetrack18", "tdmi"): [70.0, 71.0],
+}
+# Fake paper ablation rows in the reference schema (a test never ships them).
+FAKE_ROWS = [
+    {"table": "ablation_components", "dataset": "PoseTrack2018", "split": "val", "method": "Baseline", "mean": 80.0},
+    {"table": "ablation_components", "dataset": "PoseTrack2018", "split": "val", "method": "TDMI", "mean": 83.6},
+    {"table": "ablation_components", "dataset": "PoseTrack2018", "split": "val", "method": "mi_task", "mean": 82.0},
+]
+STUDY = "sweep-test"
+
+
+def _objective(trial: optuna.Trial) -> float:
+    """Cheap, deterministic, parameters named as experiments/sweep.py names them (config keys, and
+    a "<key>:on" switch where 0 is a choice); trial 3 fails, low values get pruned."""
+    values = {t: trial.suggest_float(f"model.{t}", 1e-4, 1e-1, log=True) for t in ("mi_disentangle", "mi_task")}
+    if trial.suggest_categorical("model.mi_recon:on", [True, False]):
+        values["mi_recon"] = trial.suggest_float("model.mi_recon", 1e-4, 1e-1, log=True)
+    stages = trial.suggest_int("model.tde_stages", 1, 4)
+    if trial.number == 3:
+        raise ValueError("simulated crash")
+    score = 50 + 5 * stages - 10 * abs(math.log10(values["mi_task"]) + 2)
+    trial.report(score, 1)
+    if trial.number > 5 and score < 50:
+        raise optuna.TrialPruned()
+    return score
+
+
+def _tiny_fit(root: Path, uri: str, out: Path) -> tuple[str, float]:
+    """One real 1-epoch tiny training run tracked as train.py tracks it (params, tags, artifacts)."""
+    seed_everything(0)
+    model_cfg, loss_cfg = preset_configs("tdmi", **TINY_MODEL)
+    model = build_model(model_cfg)
+    loss = build_loss(loss_cfg, model)
+    train = PoseTrackClips(load_posetrack(root / "annotations" / "train"), CLIP, train=True)
+    val = PoseTrackClips(load_posetrack(root / "annotations" / "val")[:1], CLIP)
+    cfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=2, num_workers=0, progress=False, device="cpu")
+    config = {"data": {"name": "synth", "root": str(root)}, "model": {"preset": "tdmi", **model_cfg.__dict__},
+              "train": {**asdict(cfg), "clip": asdict(CLIP)}, "seed": 0}
+    extra = {"model_config": asdict(model_cfg), "loss_config": asdict(loss_cfg), "clip_config": asdict(CLIP)}
+    with MLflowTracker("tdmi", uri, run_name="tiny-fit") as tracker:
+        tracker.log_config(config)
+        tracker.set_tags(fingerprint(root / "annotations"), "cpu", "tdmi")
+        result = fit(model, loss, train, val, cfg, out, [tracker], extra)
+        tracker.log_result(result)
+    return tracker.run_id, result
+
+
+def _ablation_runs(uri: str) -> None:
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("ablation")
+    for (dataset, preset), values in ABLATIONS.items():
+        for seed, value in enumerate(values):
+            run = client.create_run(experiment, run_name=f"{preset}-s{seed}",
+                                    tags={"preset": preset, "seed": str(seed), "ablation": "true"})
+            client.log_param(run.info.run_id, "data.name", dataset)
+            client.log_metric(run.info.run_id, "best/mAP", value)
+            client.set_terminated(run.info.run_id)
+    failed = client.create_run(experiment, run_name="tdmi-crashed", tags={"preset": "tdmi", "seed": "7", "ablation": "true"})
+    client.log_param(failed.info.run_id, "data.name", "synth")
+    client.set_terminated(failed.info.run_id, "FAILED")
+    killed = client.create_run(experiment, run_name="tdmi-killed", tags={"preset": "tdmi", "seed": "8", "ablation": "true"})
+    client.log_param(killed.info.run_id, "data.name", "synth")
+    client.log_metric(killed.info.run_id, "val/mAP", 99.0)  # half-written: RUNNING, no best/mAP
+
+
+_BUILT: dict[str, dict] = {}  # test_predict/test_browser import the fixture: build it once per session
+
+
+@pytest.fixture(scope="session")
+def workbench(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The project folder, stores and ids every dashboard test reads."""
+    if "workbench" not in _BUILT:
+        _BUILT["workbench"] = _build(synth_root, tmp_path_factory)
+    return _BUILT["workbench"]
+
+
+def _build(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    project = tmp_path_factory.mktemp("project")
+    uri = f"sqlite:///{project / 'mlruns.db'}"
+    storage = f"sqlite:///{project / 'optuna.db'}"
+    run_id, result = _tiny_fit(synth_root, uri, project / "checkpoints" / "tiny")
+    _ablation_runs(uri)
+    study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    study.optimize(_objective, n_trials=16, catch=(ValueError,))
+    override = project / "reports" / "sweeps" / STUDY / "best_overrides.txt"  # as experiments/sweep.py writes it
+    override.parent.mkdir(parents=True)
+    override.write_text("".join(f"{k}={v}\n" for k, v in study.best_params.items() if ":" not in k))
+    study.set_user_attr("best_overrides_file", str(override))
+    write_metrics_json({"dataset": "synth", "fingerprint": fingerprint(synth_root / "annotations")}, project / "metrics" / "data.json")
+    best = next(row for row in result.history if row["epoch"] == result.best_epoch)
+    write_metrics_json({"best_epoch": result.best_epoch, "best_mAP": result.best_metric, "best": best, "last": result.history[-1]},
+                       project / "metrics" / "train.json")
+    # metrics/eval.json as experiments/evaluate.py writes it (shifted by 1 so the page shows which file it read)
+    write_metrics_json({"mAP": best["val/mAP"] + 1, "AP": {c: best.get(f"val/AP/{c}", math.nan) + 1 for c in COLUMNS},
+                        "oks": {"AP": 0.123}}, project / "metrics" / "eval.json")
+    (project / "metrics" / "broken.json").write_text('{"half": ')
+    detections = project / "real_detections.json"
+    detections.write_text(json.dumps([{"image_id": 10000010000 + i, "category_id": 1, "bbox": b[:4], "score": b[4]}
+                                      for i in range(5) for b in REAL_BOXES]))
+    predicted = None
+    if SAMPLE_FRAMES.is_dir():
+        predicted = project / "outputs" / "predict" / "real"
+        subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={result.files['best']}", f"frames={SAMPLE_FRAMES}",
+                        f"detections={detections}", f"out={predicted}"], cwd=REPO, check=True, capture_output=True)
+    return {"project": project, "uri": uri, "storage": storage, "run_id": run_id, "result": result, "study": study,
+            "override": override, "predicted": predicted, "synth_root": synth_root}
+
+
+@pytest.fixture
+def app(workbench: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A function: page path -> that page run under AppTest against the workbench."""
+    reference = tmp_path / "reference.csv"
+    rows = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(source="fake row (test)", verified_against_tdmi_paper="no")])
+    rows.to_csv(reference, index=False)
+    monkeypatch.setenv("TDMI_PROJECT_DIR", str(workbench["project"]))
+    monkeypatch.setenv("TDMI_MLFLOW_URI", workbench["uri"])
+    monkeypatch.setenv("TDMI_OPTUNA_STORAGE", workbench["storage"])
+
+    def run(page: str | None = None, with_fake_rows: bool = True) -> AppTest:
+        if with_fake_rows:
+            monkeypatch.setenv("TDMI_REFERENCE_CSV", str(reference))
+        else:
+            monkeypatch.delenv("TDMI_REFERENCE_CSV", raising=False)
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        if page:
+            at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return run
+
+
+def _frame(at: AppTest, column: str, value: object = None) -> pd.DataFrame:
+    """The first table shown with ``column`` (holding ``value``, when given); AppTest does not
+    expose st.dataframe keys, so tables are found by what they contain."""
+    for element in at.dataframe:
+        frame = element.value
+        if column in frame.columns and (value is None or (frame[column] == value).any()):
+            return frame
+    raise KeyError(f"no table with column {column!r} = {value!r}")
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(e.value for kind in ("markdown", "info", "warning", "caption", "header", "subheader", "title")
+                     for e in getattr(at, kind))
+
+
+# --- library -----------------------------------------------------------------------------------
+
+def test_verdict_rule() -> None:
+    v = ablation.verdict
+    assert v(1.0, 3.0, 1, None, False).verdict == ablation.REPRODUCED
+    assert v(-3.0, -1.0, 1, None, False).verdict == ablation.NOT_REPRODUCED
+    assert v(-1.0, 3.0, 1, None, False).verdict == ablation.INCONCLUSIVE
+    assert v(math.nan, math.nan, 1, None, False).verdict == ablation.INCONCLUSIVE
+    assert v(0.5, 1.0, 1, 4.0, True).verdict == ablation.NOT_REPRODUCED  # below half the paper's 4
+    assert v(0.5, 1.0, 1, 4.0, False).verdict == ablation.REPRODUCED  # other dataset: direction only
+    assert v(-3.0, -1.0, -1, -2.0, True).verdict == ablation.REPRODUCED  # the paper's sign is negative
+    diff, low, high = ablation.welch_interval(np.array([45.0, 46, 47]), np.array([40.0, 41, 42]))
+    assert diff == 5 and low == pytest.approx(2.7326, abs=1e-3) and high == pytest.approx(7.2674, abs=1e-3)
+
+
+def test_config_sources_and_path_gate(tmp_path: Path) -> None:
+    env = {"TDMI_PROJECT_DIR": str(tmp_path), "TDMI_OPTUNA_STORAGE": "sqlite:////x.db"}
+    cfg = DashboardConfig.from_sources(["--mlflow-uri", "sqlite:////m.db"], env)
+    assert (cfg.project_dir, cfg.mlflow_uri, cfg.optuna_storage) == (tmp_path.resolve(), "sqlite:////m.db", "sqlite:////x.db")
+    assert DashboardConfig.from_sources([], {"TDMI_PROJECT_DIR": str(tmp_path)}).mlflow_uri == f"sqlite:///{tmp_path.resolve() / 'mlruns.db'}"
+    assert inside_outputs(tmp_path, "outputs/predict/x") == tmp_path.resolve() / "outputs" / "predict" / "x"
+    for bad in ("outputs/../../etc/passwd", "/etc/passwd", "dvc.yaml"):
+        with pytest.raises(ValueError, match="outside"):
+            inside_outputs(tmp_path, bad)
+
+
+def test_runs_table_labels_broken_runs(workbench: dict) -> None:
+    runs = load_runs(workbench["uri"])
+    health = runs.table.set_index("run_name")["health"]
+    assert health["tdmi-crashed"] == "not finished: FAILED"
+    assert health["tdmi-killed"].startswith("unfinished")
+    assert health["tiny-fit"] == "ok" and (health == "ok").sum() == 1 + sum(map(len, ABLATIONS.values()))
+    fit_row = runs.table.set_index("run_name").loc["tiny-fit"]
+    assert fit_row["best/mAP"] == pytest.approx(workbench["result"].best_metric) and fit_row["dataset"] == "synth"
+    garbage = workbench["project"] / "outputs" / "garbage.db"
+    garbage.write_text("not a database")
+    assert "cannot read MLflow store" in load_runs(f"sqlite:///{garbage}").errors[0]  # reported, no crash
+    assert load_runs(f"sqlite:///{workbench['project'] / 'none.db'}").table.empty
+    assert not (workbench["project"] / "none.db").exists()  # reading never creates a store
+
+
+def test_ablation_summary_numbers(workbench: dict) -> None:
+    reference = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(source="fake", verified_against_tdmi_paper="no")])
+    table = ablation.summarise(load_runs(workbench["uri"]).table, reference).set_index(["dataset", "preset"])
+    assert list(table.loc["synth"].index) == ["baseline", "tde2", "rdm", "mi_task", "tdmi"]  # the paper's order
+    tde2 = table.loc[("synth", "tde2")]
+    assert (tde2["n"], tde2["mean"], tde2["std"], tde2["gain"]) == (3, 46.0, 1.0, 5.0)
+    assert tde2["verdict"] == "reproduced" and tde2["comparison"].startswith("direction only")
+    assert table.loc[("synth", "rdm"), "verdict"] == "inconclusive"
+    assert table.loc[("synth", "mi_task"), "verdict"] == "not reproduced"
+    assert table.loc[("synth", "mi_task"), "paper_dataset"] == "PoseTrack2018"  # shown, never compared in size
+    assert table.loc[("synth", "tdmi"), "reason"].startswith("fewer than 2 seeds")  # the failed/killed runs are out
+    pt = table.loc[("posetrack18", "tdmi")]
+    assert pt["gain"] == 9.5 and pt["paper_gain"] == pytest.approx(3.6) and pt["verdict"] == "reproduced"
+    assert pt["comparison"].startswith("same dataset (PoseTrack2018)") and pt["paper_source"] == "fake"
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+def test_overview_page(app, workbench: dict) -> None:
+    at = app()
+    per_joint = _frame(at, "Mean")
+    history = workbench["result"].history[-1]
+    assert per_joint["Mean"].iloc[0] == pytest.approx(round(history["val/AP/Mean"] + 1, 2))  # eval.json first
+    assert _frame(at, "OKS").loc["eval: oks/AP", "OKS"] == 0.123
+    text = _texts(at)
+    assert "From metrics/eval.json: AP/*" in text
+    assert workbench["run_id"] in text and "data fingerprint and best mAP match" in text
+    assert any("broken.json" in w.value for w in at.warning)  # a half-written metrics file is named
+    runs = _frame(at, "health")
+    assert len(runs) == 1 + sum(map(len, ABLATIONS.values())) + 2
+    assert runs.set_index("run_name").loc["tdmi-killed", "health"].startswith("unfinished")
+    at.multiselect[1].select("tde2").run()  # the preset filter
+    assert set(_frame(at, "health")["preset"]) == {"tde2"}
+
+
+def test_ablation_page_shows_numbers_verdicts_and_fake_paper_rows(app) -> None:
+    at = app("ablations")
+    synth = _frame(at, "dataset", "synth").set_index("preset")
+    assert synth.loc["tde2", "gain_low"] == pytest.approx(2.73) and synth.loc["tde2", "verdict"] == "reproduced"
+    assert synth.loc["mi_task", "paper_source"] == "fake row (test)"
+    pt = _frame(at, "dataset", "posetrack18").set_index("preset")
+    assert pt.loc["tdmi", "paper_mean"] == 83.6 and pt.loc["tdmi", "verdict"] == "reproduced"
+    assert "Dataset: synth (synthetic)" in _texts(at) and "never compared" in _texts(at)
+    assert set(_frame(at, "run_name", "tdmi-killed")["run_name"]) == {"tdmi-crashed", "tdmi-killed"}
+    assert "TDMI" in set(_frame(at, "verified_against_tdmi_paper")["method"])
+    assert [m.value for m in at.metric] == ["1", "0", "0", "1", "1", "2"]  # posetrack18, synth: reproduced, not, inconclusive
+
+
+def test_ablation_page_without_paper_ablation_rows(app) -> None:
+    at = app("ablations", with_fake_rows=False)
+    assert "no ablation rows yet" in _texts(at)
+    assert _frame(at, "dataset", "synth").set_index("preset").loc["tde2", "verdict"] == "reproduced"
+
+
+def test_per_joint_page(app, workbench: dict) -> None:
+    at = app("per_joint")
+    table = _frame(at, "source").set_index("run")
+    ours = [r for r in table.index if r.startswith("tiny-fit")]
+    assert table.loc[ours[0], "Mean"] == pytest.approx(round(workbench["result"].history[-1]["val/AP/Mean"], 2))
+    assert table.loc["paper: TDMI-ST (PoseTrack2017)", "Head"] == 90.6
+    assert table.loc["paper: TDMI-ST (PoseTrack2017)", "source"] == "DiffusionPose (AAAI 2026) Table 1"
+    assert "not on PoseTrack2017" in _texts(at)
+
+
+def test_sweep_page(app, workbench: dict) -> None:
+    at = app("sweep")
+    study = workbench["study"]
+    counts = {m.label: int(m.value) for m in at.metric}
+    states = pd.Series([t.state.name.lower() for t in study.trials]).value_counts()
+    assert counts["complete"] == states["complete"] and counts["fail"] == 1 and counts["pruned"] == states.get("pruned", 0)
+    assert f"#{study.best_trial.number}" in _texts(at)
+    assert at.code[0].value.strip() == workbench["override"].read_text().strip()
+    assert len(at.get("plotly_chart")) == 4
+    assert studies.swept_params(study) == ["model.mi_disentangle", "model.mi_task", "model.mi_recon", "model.mi_recon:on", "model.tde_stages"]
+    assert "model.mi_recon:on" not in studies.swept_params(study, switches=False)
+
+
+def test_qualitative_page_on_a_training_run(app) -> None:
+    at = app("qualitative")
+    captions = [c for image in at.image for c in image.captions]
+    assert "green: ground truth" in captions[0] and len(captions) == 6
+    people = _frame(at, "mean joint score")
+    assert len(people) >= 1 and people["score"].between(0, 1).all()
+
+
+@pytest.mark.skipif(not SAMPLE_FRAMES.is_dir(), reason="real PoseTrack18 frames not found beside the repo")
+def test_qualitative_page_on_real_frames(app) -> None:
+    at = app("qualitative")
+    at.radio[0].set_value("experiments/predict.py output").run()
+    assert not at.exception
+    assert len(_frame(at, "mean joint score")) == len(REAL_BOXES)
+    captions = [c for image in at.image for c in image.captions]
+    assert len(captions) == 1 + 5 and "no ground truth" in captions[0]  # key frame + 5 clip frames
+    assert captions[1:] == ["-2 (frame 0)", "-1 (frame 0)", "+0 (frame 0)", "+1 (frame 1)", "+2 (frame 2)"]
+
+
+def test_empty_states_say_what_to_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TDMI_PROJECT_DIR", str(tmp_path))
+    for var in ("TDMI_MLFLOW_URI", "TDMI_OPTUNA_STORAGE", "TDMI_REFERENCE_CSV", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+    expected = {None: "dvc repro", "ablations": "experiments/ablate.py", "per_joint": "experiments/train.py",
+                "sweep": "experiments/sweep.py", "qualitative": "experiments/train.py"}
+    for page, hint in expected.items():
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        if page:
+            at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        assert hint in "\n".join(i.value for i in at.info), page
+    assert not (tmp_path / "optuna.db").exists()  # reading never creates a store
+    assert os.listdir(tmp_path) == []
