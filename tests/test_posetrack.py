@@ -118,7 +118,7 @@ def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
 
 def test_missing_frame_file_is_named(tmp_path: Path) -> None:
     videos = load_posetrack(_write(tmp_path, _doc()), image_root=tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"000001/000000\.jpg.*frame 0 of video 000001"):
+    with pytest.raises(FileNotFoundError, match=r"000001/000000\.jpg.*frame 0 of video 000001.*video\.json, images\[\]\.file_name"):
         check_frames_exist(videos)
 
 

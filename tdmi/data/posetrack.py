@@ -262,4 +262,5 @@ def check_frames_exist(videos: Iterable[Video]) -> None:
     """Raise naming the first annotated frame whose image file is missing."""
     for frame in iter_frames(videos):
         if not frame.path.is_file():
-            raise FileNotFoundError(f"{frame.path}: frame {frame.frame_index} of video {frame.video} is missing")
+            listed = f" (listed in {frame.source}, images[].file_name)" if frame.source else ""
+            raise FileNotFoundError(f"{frame.path}: frame {frame.frame_index} of video {frame.video} is missing{listed}")
