@@ -1,8 +1,7 @@
-"""Shared fixtures: the real PoseTrack18 sample beside the repo, and a tiny synthetic set."""
+"""Shared fixtures: the real PoseTrack18 sample (vendored under tests/data) and a tiny synthetic set."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,11 @@ import torch
 from tdmi.data.synth import SynthConfig, generate
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = Path(os.environ.get("TDMI_SAMPLE_DIR", REPO.parent / "shared" / "data" / "posetrack18_sample"))
+SAMPLE = REPO / "tests" / "data" / "posetrack18_sample"  # 1.4 MB, Apache-2.0: see its SOURCE.md
 
 
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
-    """../shared/data/posetrack18_sample, or a skip saying why it is needed."""
-    if not (SAMPLE / "annotations").is_dir():
-        pytest.skip(f"real PoseTrack18 sample not found at {SAMPLE} (set TDMI_SAMPLE_DIR or put ../shared beside the repo)")
     return SAMPLE
 
 

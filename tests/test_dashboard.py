@@ -38,7 +38,7 @@ from tdmi.results.runs import load_runs
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboards" / "app.py")
-SAMPLE_FRAMES = REPO.parent / "shared" / "data" / "posetrack18_sample" / "videos" / "000001_mpiinew_test"
+SAMPLE_FRAMES = REPO / "tests" / "data" / "posetrack18_sample" / "videos" / "000001_mpiinew_test"
 # Person boxes for the five real frames, read off the images by hand (no detector ships here):
 # the player on the left, the one in blue, the one sliding. Frames are 1280x720.
 REAL_BOXES = [[360, 270, 200, 300, 0.95], [610, 255, 230, 280, 0.9], [595, 395, 260, 140, 0.8]]
@@ -149,11 +149,9 @@ def _build(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     detections = project / "real_detections.json"
     detections.write_text(json.dumps([{"image_id": 10000010000 + i, "category_id": 1, "bbox": b[:4], "score": b[4]}
                                       for i in range(5) for b in REAL_BOXES]))
-    predicted = None
-    if SAMPLE_FRAMES.is_dir():
-        predicted = project / "outputs" / "predict" / "real"
-        subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={result.files['best']}", f"frames={SAMPLE_FRAMES}",
-                        f"detections={detections}", f"out={predicted}"], cwd=REPO, check=True, capture_output=True)
+    predicted = project / "outputs" / "predict" / "real"
+    subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={result.files['best']}", f"frames={SAMPLE_FRAMES}",
+                    f"detections={detections}", f"out={predicted}"], cwd=REPO, check=True, capture_output=True)
     return {"project": project, "uri": uri, "storage": storage, "run_id": run_id, "result": result, "study": study,
             "override": override, "predicted": predicted, "synth_root": synth_root}
 
@@ -162,17 +160,19 @@ def _build(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 def app(workbench: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """A function: page path -> that page run under AppTest against the workbench."""
     reference = tmp_path / "reference.csv"
-    rows = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(source="fake row (test)", verified_against_tdmi_paper="no")])
+    rows = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(kind="paper", source="fake row (test)", verified_against_tdmi_paper="no", note="")])
     rows.to_csv(reference, index=False)
     monkeypatch.setenv("TDMI_PROJECT_DIR", str(workbench["project"]))
     monkeypatch.setenv("TDMI_MLFLOW_URI", workbench["uri"])
     monkeypatch.setenv("TDMI_OPTUNA_STORAGE", workbench["storage"])
 
+    main_only = tmp_path / "reference_main_only.csv"
+    reference_rows = load_reference()
+    reference_rows[reference_rows["table"] == "main"].to_csv(main_only, index=False)
+
     def run(page: str | None = None, with_fake_rows: bool = True) -> AppTest:
-        if with_fake_rows:
-            monkeypatch.setenv("TDMI_REFERENCE_CSV", str(reference))
-        else:
-            monkeypatch.delenv("TDMI_REFERENCE_CSV", raising=False)
+        """``with_fake_rows=False``: the packaged main rows alone, no ablation rows at all."""
+        monkeypatch.setenv("TDMI_REFERENCE_CSV", str(reference if with_fake_rows else main_only))
         at = AppTest.from_file(APP, default_timeout=60)
         at.run()
         if page:
@@ -240,7 +240,7 @@ def test_runs_table_labels_broken_runs(workbench: dict) -> None:
 
 
 def test_ablation_summary_numbers(workbench: dict) -> None:
-    reference = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(source="fake", verified_against_tdmi_paper="no")])
+    reference = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(kind="paper", source="fake", verified_against_tdmi_paper="no", note="")])
     table = ablation.summarise(load_runs(workbench["uri"]).table, reference).set_index(["dataset", "preset"])
     assert list(table.loc["synth"].index) == ["baseline", "tde2", "rdm", "mi_task", "tdmi"]  # the paper's order
     tde2 = table.loc[("synth", "tde2")]
@@ -324,7 +324,6 @@ def test_qualitative_page_on_a_training_run(app) -> None:
     assert len(people) >= 1 and people["score"].between(0, 1).all()
 
 
-@pytest.mark.skipif(not SAMPLE_FRAMES.is_dir(), reason="real PoseTrack18 frames not found beside the repo")
 def test_qualitative_page_on_real_frames(app) -> None:
     at = app("qualitative")
     at.radio[0].set_value("experiments/predict.py output").run()

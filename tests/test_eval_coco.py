@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SAMPLE
 
 from tdmi.data.joints import JOINT_NAMES
 from tdmi.data.posetrack import load_posetrack
 from tdmi.eval.coco import POSETRACK_SIGMAS, STAT_NAMES, coco_oks
 from tdmi.eval.results import ground_truth_as_predictions, group_by_image
-
-SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/posetrack18_sample"
-pytestmark = pytest.mark.skipif(
-    not SAMPLE.is_dir(), reason=f"real PoseTrack18 sample not found at {SAMPLE}"
-)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SAMPLE
 
 from tdmi.data.joints import JOINT_NAMES
 from tdmi.data.posetrack import Frame, Person, PoseTrackFormatError, Video, load_posetrack
@@ -27,10 +28,6 @@ from tdmi.eval.results import (
     write_posetrack_results,
 )
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/posetrack18_sample"
-needs_sample = pytest.mark.skipif(
-    not SAMPLE.is_dir(), reason=f"real PoseTrack18 sample not found at {SAMPLE}"
-)
 LEFT_WRIST, LEFT_ANKLE = JOINT_NAMES.index("left_wrist"), JOINT_NAMES.index("left_ankle")
 
 
@@ -170,7 +167,6 @@ def test_result_file_round_trip_keeps_missing_joints_and_scores(tmp_path):
     assert back.score == 0.7 and back.track_id == 0
 
 
-@needs_sample
 @pytest.mark.parametrize("gt", ["annotations/val", "annotations/test_posetrack18_val.json"])
 def test_sample_ground_truth_as_predictions_gives_100_through_the_command(gt, tmp_path, capsys):
     out = tmp_path / "metrics.json"
@@ -194,7 +190,6 @@ def test_sample_ground_truth_as_predictions_gives_100_through_the_command(gt, tm
     assert (tmp_path / "m.csv").read_text().splitlines()[0] == "name," + ",".join(COLUMNS)
 
 
-@needs_sample
 def test_sample_with_jittered_joints_gives_a_lower_stable_number(tmp_path):
     videos = load_posetrack(SAMPLE / "annotations/val")
     rng = np.random.default_rng(0)
@@ -211,7 +206,6 @@ def test_sample_with_jittered_joints_gives_a_lower_stable_number(tmp_path):
     assert list(columns.values()) == pytest.approx(expected, abs=1e-4)
 
 
-@needs_sample
 def test_frames_missing_from_the_predictions_count_as_none(tmp_path):
     (tmp_path / "pred").mkdir()
     only = SAMPLE / "annotations/val/009473_mpii_test.json"
@@ -221,7 +215,6 @@ def test_frames_missing_from_the_predictions_count_as_none(tmp_path):
     assert 0 < result.columns()["Mean"] < 100 and result.precision["nose"] == 100.0
 
 
-@needs_sample
 def test_a_prediction_frame_not_in_the_ground_truth_is_an_error_naming_it(tmp_path, capsys):
     gt = SAMPLE / "annotations/val/009473_mpii_test.json"
     doc = json.loads(gt.read_text())

@@ -17,7 +17,6 @@ from tdmi.eval.results import read_posetrack_results
 from tdmi.results.qualitative import predict_output_sample, videos_from_frames
 
 
-@pytest.mark.skipif(not SAMPLE_FRAMES.is_dir(), reason="real PoseTrack18 frames not found beside the repo")
 def test_predict_on_real_frames(workbench: dict) -> None:  # noqa: F811
     out = workbench["predicted"]
     videos = videos_from_frames(SAMPLE_FRAMES)

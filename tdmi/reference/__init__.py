@@ -3,8 +3,11 @@
 ``paper_reference.csv`` (read ``paper_reference.md`` beside it) holds one row per published result:
 ``table`` ("main" or ``ablation_<name>``), ``dataset``, ``split``, ``method``, the per-joint PoseTrack
 mAP columns in the paper's order (Head ... Ankle, Mean; an ablation row may give only Mean), the
-``source`` it was taken from and whether it was ``verified_against_tdmi_paper``. New rows in this
-schema need no code: every consumer filters by ``table``/``dataset``/``method``, never by row.
+``kind`` of source (``paper`` | ``secondary`` | ``author_notes``: how far the number is from the
+paper's own tables), the ``source`` it was taken from, whether it was ``verified_against_tdmi_paper``
+and a free ``note`` (what else a reader must know). New rows in this schema need no code: every
+consumer filters by ``table``/``dataset``/``method``, never by row. The CSV is the project's own copy
+(it started as ../shared/docs/paper_reference.csv; the tests read nothing outside the clone).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import pandas as pd
 
 from tdmi.eval.results import COLUMNS
 
-TEXT_COLUMNS = ("table", "dataset", "split", "method", "source", "verified_against_tdmi_paper")
+TEXT_COLUMNS = ("table", "dataset", "split", "method", "kind", "source", "verified_against_tdmi_paper", "note")
 NUMBER_COLUMNS = tuple(c.lower() for c in COLUMNS)  # head ... ankle, mean
 REQUIRED = (*TEXT_COLUMNS[:4], *NUMBER_COLUMNS, *TEXT_COLUMNS[4:])
+KINDS = ("paper", "secondary", "author_notes")
 
 # Our data-config names (experiments/conf/data/*.yaml `name`) -> the reference's dataset names.
 # Synthetic data has no counterpart: its numbers are never compared with the paper's as equals.
@@ -37,17 +41,21 @@ def load_reference(path: str | Path | None = None) -> pd.DataFrame:
     """The reference rows, columns validated; ``path`` replaces the packaged CSV (tests, new tables).
 
     Raises :class:`ReferenceFormatError` naming the file and the problem: a missing column, a row without
-    a source (a number without its source must never be shown), or a non-numeric metric.
+    a source or a kind (a number without its source must never be shown), an unknown kind, or a
+    non-numeric metric.
     """
     path = Path(path) if path is not None else default_path()
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ReferenceFormatError(f"{path}: missing columns {missing}; expected {list(REQUIRED)}")
-    for column in TEXT_COLUMNS[:4] + ("source",):
+    for column in TEXT_COLUMNS[:6]:
         empty = frame.index[frame[column].str.strip() == ""].tolist()
         if empty:
             raise ReferenceFormatError(f"{path}: column {column!r} is empty in data row(s) {[i + 1 for i in empty]}")
+    unknown = frame.index[~frame["kind"].isin(KINDS)].tolist()
+    if unknown:
+        raise ReferenceFormatError(f"{path}: column 'kind' must be one of {KINDS} in data row(s) {[i + 1 for i in unknown]}")
     for column in NUMBER_COLUMNS:
         values = pd.to_numeric(frame[column].replace("", None), errors="coerce")
         bad = frame.index[values.isna() & (frame[column] != "")].tolist()
