@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from tdmi.data.posetrack import make_frame_id
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
 SPLITS = ("train", "val")
 VAL_VIDEO_OFFSET = 500000  # val video numbers never collide with train ones
+MARKER = "synth_config.json"  # the set's config, written first: the folders generate() may replace
 
 
 @dataclass
@@ -377,6 +379,12 @@ def _run_jobs(jobs: list, workers: int):
 def generate(cfg: SynthConfig, out: str | Path, progress: bool = True) -> dict:
     """Write the whole synthetic set under ``out``; returns counts per split."""
     out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not (out / MARKER).is_file():  # never delete or write into a folder we did not make
+            raise FileExistsError(f"{out}: not empty and holds no {MARKER}, so it is not a synthetic set; refusing to write into it")
+        shutil.rmtree(out)  # our own earlier set: a stale file from a bigger set must not survive
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(json.dumps(asdict(cfg), sort_keys=True, indent=1))  # first: marks the folder ours
     jobs = [(cfg, "train", i, out) for i in range(cfg.videos)] + [(cfg, "val", i, out) for i in range(cfg.val_videos)]
     workers = min(cfg.workers or os.cpu_count() or 1, len(jobs))
     counts = {s: {"videos": 0, "frames": 0, "people": 0} for s in SPLITS}
@@ -385,7 +393,6 @@ def generate(cfg: SynthConfig, out: str | Path, progress: bool = True) -> dict:
         counts[split]["videos"] += 1
         counts[split]["frames"] += cfg.frames
         counts[split]["people"] += people
-    (out / "synth_config.json").write_text(json.dumps(asdict(cfg), sort_keys=True, indent=1))
     return counts
 
 
