@@ -5,9 +5,13 @@ or from a detection above a score threshold (evaluation); its aspect ratio is fi
 and it is enlarged by ``box_pad`` (1.25, as in HRNet/DCPose). Every supporting frame (offsets
 -2..+2 by default; clamped to the first/last frame of the video) goes through the *same* affine as
 the key frame, so motion inside the crop is the person's motion. Augmentation (scale, rotation,
-horizontal flip with the PoseTrack flip pairs) is folded into that one affine, and its inverse is
+horizontal flip with the dataset's flip pairs) is folded into that one affine, and its inverse is
 returned so predictions map back to image coordinates exactly. Clips leave the dataset as uint8;
 :func:`normalize_clips` turns a batch into the model's float input.
+
+The joint count and flip pairs come from the dataset's :class:`~tdmi.data.joints.JointSet`
+(PoseTrack's 17 by default, HiEve's 14 with ``joints=HIEVE``); a person with another count is an
+error naming the frame.
 
 Frames are decoded once per worker and kept in a small LRU cache (neighbouring key frames share
 supporting frames); when the crop shrinks the image by 2x or more, JPEG's reduced decode is used.
@@ -25,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tdmi.data.joints import NUM_JOINTS, flip_permutation
+from tdmi.data.joints import POSETRACK, JointSet
 from tdmi.data.posetrack import Detection, Frame, Video
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -162,16 +166,29 @@ class _Item:
 class PoseTrackClips(Dataset):
     """Clips of one person each, from GT boxes (``detections=None``) or detections."""
 
-    def __init__(self, videos: list[Video], cfg: ClipConfig, train: bool = False, detections: dict[int, list[Detection]] | None = None):
-        self.videos, self.cfg, self.train = videos, cfg, train
+    def __init__(
+        self,
+        videos: list[Video],
+        cfg: ClipConfig,
+        train: bool = False,
+        detections: dict[int, list[Detection]] | None = None,
+        joints: JointSet = POSETRACK,
+    ):
+        self.videos, self.cfg, self.train, self.joints = videos, cfg, train, joints
         self.aspect = cfg.input_size[0] / cfg.input_size[1]
         self.items: list[_Item] = []
         self._cache = FrameCache(cfg.cache_frames)
-        self._flip_perm = flip_permutation()
+        self._flip_perm = joints.flip_permutation()
         for v, video in enumerate(videos):
             for pos, frame in enumerate(video.frames):
                 if not frame.is_labeled:
                     continue
+                for person in frame.people:
+                    if person.joints.shape[0] != joints.num_joints:
+                        raise ValueError(
+                            f"{frame.source or frame.path}: video {video.name} frame {frame.frame_index}: "
+                            f"a person has {person.joints.shape[0]} joints, the {joints.name} joint set {joints.num_joints}"
+                        )
                 if detections is None:
                     for k, person in enumerate(frame.people):
                         if np.any(person.joints[:, 2] > 0) and person.bbox[2] > 1 and person.bbox[3] > 1:
@@ -215,7 +232,7 @@ class PoseTrackClips(Dataset):
             frames.append(cv2.warpAffine(img, m_read, c.input_size, flags=cv2.INTER_LINEAR))
         clip = np.ascontiguousarray(np.stack(frames)[..., ::-1].transpose(0, 3, 1, 2))  # (T, 3, H, W) RGB
         key = video.frames[item.position]
-        joints = np.zeros((NUM_JOINTS, 3), np.float32)
+        joints = np.zeros((self.joints.num_joints, 3), np.float32)
         if item.person >= 0:
             gt = key.people[item.person].joints
             joints[:, :2] = apply_affine(gt[:, :2], m)

@@ -18,6 +18,10 @@ Refinement (``refine``):
   both neighbours exist).
 - ``None``: the integer arg-max.
 The joint score is the heatmap's maximum value (before smoothing), as in HRNet and DCPose.
+
+Joint sets: the flip test's left/right swap and the joints a person score averages come from the
+dataset's :class:`~tdmi.data.joints.JointSet`; left out, it is the one whose joint count equals
+the heatmaps' channels (17 PoseTrack, 14 HiEve).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from tdmi.data.joints import EVALUATED_JOINTS, flip_permutation
+from tdmi.data.joints import JointSet, joint_set_for
 
 Array = np.ndarray | torch.Tensor
 
@@ -123,7 +127,9 @@ def decode_heatmaps(
     return image, scores.reshape(n, j).astype(np.float64)
 
 
-def flip_back(heatmaps_of_flipped_input: Array, shift: bool = True) -> Array:
+def flip_back(
+    heatmaps_of_flipped_input: Array, shift: bool = True, joints: JointSet | None = None
+) -> Array:
     """Heatmaps predicted for the mirrored input -> heatmaps of the original input (same type).
 
     Mirrors the width axis and swaps left/right joints. ``shift`` moves the result one heatmap
@@ -132,30 +138,40 @@ def flip_back(heatmaps_of_flipped_input: Array, shift: bool = True) -> Array:
     shift leaves +0.25 px instead. Column 0 keeps its value, as in HRNet.
     """
     maps = torch.as_tensor(heatmaps_of_flipped_input)
-    out = maps.flip(-1)[:, flip_permutation()]
+    joints = joints or joint_set_for(maps.shape[1])
+    out = maps.flip(-1)[:, joints.flip_permutation()]
     if shift:
         out = torch.cat([out[..., :1], out[..., :-1]], dim=-1)
     return out if isinstance(heatmaps_of_flipped_input, torch.Tensor) else out.numpy()
 
 
-def flip_average(heatmaps: Array, heatmaps_of_flipped_input: Array, shift: bool = True) -> Array:
+def flip_average(
+    heatmaps: Array,
+    heatmaps_of_flipped_input: Array,
+    shift: bool = True,
+    joints: JointSet | None = None,
+) -> Array:
     """The flip test: the mean of the heatmaps of the input and, flipped back, of its mirror."""
-    return (heatmaps + flip_back(heatmaps_of_flipped_input, shift)) * 0.5
+    return (heatmaps + flip_back(heatmaps_of_flipped_input, shift, joints)) * 0.5
 
 
 def person_scores(
     joint_scores: Array,
     box_scores: Array | None = None,
     threshold: float = 0.2,
-    joints: Sequence[int] = EVALUATED_JOINTS,
+    joints: Sequence[int] | None = None,
 ) -> np.ndarray:
     """(N, J) joint scores -> (N,) person scores: the mean of the joint scores above ``threshold``
     (0 when none is), times the detection box score when given.
 
     HRNet and DCPose rescore people this way before OKS-NMS (``in_vis_thre`` 0.2). Only the joints
-    PoseTrack annotates count: the ears have no ground truth, so their heatmaps are untrained.
+    the dataset annotates count (``joints``, by default the joint set's evaluated joints): PoseTrack's
+    ears have no ground truth, so their heatmaps are untrained.
     """
-    scores = _numpy(joint_scores).astype(np.float64)[:, list(joints)]
+    scores = _numpy(joint_scores).astype(np.float64)
+    if joints is None:
+        joints = joint_set_for(scores.shape[1]).evaluated
+    scores = scores[:, list(joints)]
     above = scores > threshold
     mean = np.where(
         above.any(axis=1), (scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1), 0.0
