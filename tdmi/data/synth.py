@@ -381,10 +381,12 @@ def generate(cfg: SynthConfig, out: str | Path, progress: bool = True) -> dict:
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not (out / MARKER).is_file():  # never delete or write into a folder we did not make
-            raise FileExistsError(f"{out}: not empty and holds no {MARKER}, so it is not a synthetic set; refusing to write into it")
+            raise FileExistsError(
+                f"{out}: not empty and holds no {MARKER}: not a synthetic set, left untouched"
+            )
         shutil.rmtree(out)  # our own earlier set: a stale file from a bigger set must not survive
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text(json.dumps(asdict(cfg), sort_keys=True, indent=1))  # first: marks the folder ours
+    (out / MARKER).write_text(json.dumps(asdict(cfg), sort_keys=True, indent=1))  # marks it ours
     jobs = [(cfg, "train", i, out) for i in range(cfg.videos)] + [(cfg, "val", i, out) for i in range(cfg.val_videos)]
     workers = min(cfg.workers or os.cpu_count() or 1, len(jobs))
     counts = {s: {"videos": 0, "frames": 0, "people": 0} for s in SPLITS}
