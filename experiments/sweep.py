@@ -26,13 +26,13 @@ from omegaconf import DictConfig, OmegaConf
 from train import dataclasses_from  # experiments/ is on sys.path when this file runs
 
 from tdmi.engine.tracking import MLflowTracker, artifact_location, resolve_tracking_uri
+from tdmi.redact import redact
 from tdmi.studies.objective import Objective
 from tdmi.studies.runs import RunSpec
 from tdmi.studies.search_space import check_space, flatten_space, grid
 from tdmi.studies.study import (
     best_trial,
     open_study,
-    redact,
     resolve_storage,
     retry_and_close_run,
     run_budget,
@@ -107,7 +107,7 @@ def main(cfg: DictConfig) -> float | None:
     print(f"trials: {files['trials']}")
     print(f"study:  optuna-dashboard {redact(url)}")
     ui = uri if uri.startswith(("http://", "https://")) else f"mlflow ui --backend-store-uri {uri}"
-    print(f"runs:   {ui}  (parent run {parent.info.run_id}, experiment {sweep.mlflow_experiment!r})")
+    print(f"runs:   {redact(ui)}  (parent run {parent.info.run_id}, experiment {sweep.mlflow_experiment!r})")
     return best.values[0] if best is not None else None
 
 

@@ -13,15 +13,23 @@ Checkpoints written by ``experiments/train.py`` also carry the configs that buil
 (``model_config``, ``loss_config``, ``clip_config``, ``config``), so evaluation rebuilds the model
 from the file alone (:func:`model_from_checkpoint`), and the MLflow run id, so a resumed run keeps
 logging to the same run.
+
+Loading never runs code from the file: ``torch.load(weights_only=True)`` accepts tensors and plain
+Python containers and scalars only, so a crafted ``ckpt=`` (a pickle whose ``__reduce__`` calls
+``os.system``) is refused with a :class:`CheckpointError` naming the file, before anything in it
+runs. Everything a checkpoint holds is therefore stored in those types: configs as dicts
+(``dataclasses.asdict``, ``OmegaConf.to_container``), Python's RNG state as its tuple of ints,
+NumPy's as ``(name, list of ints, pos, has_gauss, gauss)`` rather than an array. Checkpoints
+written before this (NumPy arrays inside) are refused the same way; retrain, or re-save them from
+a trusted session.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import random
+import re
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +52,10 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Every RNG state a training step may draw from."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG state a training step may draw from, in types ``weights_only`` loading accepts."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    numpy_state = (str(name), keys.tolist(), int(pos), int(has_gauss), float(gauss))
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -79,19 +89,30 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint`; :class:`CheckpointError` names the file.
 
-    ``weights_only=False`` because the state holds NumPy and Python RNG states: load only
-    checkpoints you wrote yourself (unpickling runs code).
+    Tensors and plain Python types only (``weights_only=True``): a file that would unpickle
+    anything else is refused before any of it runs (module docstring).
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from err
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # garbage unpickles into any error; weights_only ran none of it
+        raise CheckpointError(f"{path}: {_reason(err)}") from err
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: not a checkpoint (holds a {type(state).__name__}, not a dict)")
     return state
+
+
+def _reason(err: Exception) -> str:
+    """torch's multi-line message -> one line: what a refused file asked for, else the first line."""
+    text = str(err)
+    if "Weights only load failed" in text:
+        found = re.search(r"nsupported (global|operand|GLOBAL)\W*(?:GLOBAL )?([\w.]+)", text)
+        what = f" (unsupported {found.group(1).lower()} {found.group(2)})" if found else ""
+        return f"refused: holds more than tensors and plain Python types{what}; loading it could run code"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+    return f"not a readable checkpoint ({type(err).__name__}: {first})"
 
 
 def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[TDMI, ClipConfig, dict[str, Any]]:
