@@ -1,30 +1,33 @@
-"""DVC stage `prepare`: generate (synthetic) or validate (real) the dataset, write its summary."""
+"""DVC stage `prepare`: validate the dataset at ``data.root`` and write its summary.
+
+Reads, never writes, the dataset: a real one is the pipeline's input, the synthetic one is the
+`generate` stage's output (``python experiments/generate.py``). Any malformed annotation or missing
+frame stops it with one line naming the file and the field.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from tdmi.data.posetrack import PoseTrackFormatError
 from tdmi.data.summary import dataset_summary
-from tdmi.data.synth import SynthConfig, generate
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    root = Path(hydra.utils.to_absolute_path(cfg.data.root))
-    if cfg.data.synth is not None:
-        synth = SynthConfig(**OmegaConf.to_container(cfg.data.synth, resolve=True))
-        if root.exists():
-            shutil.rmtree(root)  # a stale file from a bigger earlier set must not survive
-        generate(synth, root)
-    summary = {"dataset": cfg.data.name, **dataset_summary(root, tuple(cfg.data.splits))}
-    out = Path(hydra.utils.to_absolute_path(cfg.metrics_dir)) / "data.json"
+    root = Path(to_absolute_path(cfg.data.root))
+    try:
+        summary = {"dataset": cfg.data.name, **dataset_summary(root, tuple(cfg.data.splits))}
+    except (PoseTrackFormatError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {err}") from None
+    out = Path(to_absolute_path(cfg.metrics_dir)) / "data.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")
     table = Table(title=f"{cfg.data.name} at {root}  (fingerprint {summary['fingerprint']})")
