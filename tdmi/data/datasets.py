@@ -41,3 +41,6 @@ def load_dataset(name: str, root: str | Path, split: str) -> list[Video]:
 def load_posetrack_split(root: Path, split: str) -> list[Video]:
     """PoseTrack17 (converted), 18, 21 and the synthetic set: ``root/annotations/<split>/*.json``."""
     return load_posetrack(root / "annotations" / split)
+
+
+import tdmi.data.hieve  # noqa: E402, F401  (registers "hieve")

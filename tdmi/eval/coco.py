@@ -1,4 +1,4 @@
-"""COCO-style OKS AP/AR of PoseTrack predictions, through pycocotools' COCOeval.
+"""COCO-style OKS AP/AR of PoseTrack (or HiEve) predictions, through pycocotools' COCOeval.
 
 The same frames and predictions as the PoseTrack AP (tdmi.eval.posetrack): frames with annotated
 people only, and a predicted person counts only if it keeps a predicted joint outside the ignore
@@ -10,6 +10,12 @@ for PoseTrack18 (open-mmlab/mmpose, configs/_base_/datasets/posetrack18.py, ``si
 keep COCO's 0.035 but are never annotated, so they never count. PoseTrack has no segmentation: a
 ground-truth person's area is its box area (w * h), and a person without annotated joints is
 ignored, as COCO ignores ``num_keypoints == 0``.
+
+HiEve's 14 joints (the joint set is the one whose count the ground truth has): COCO's sigmas for
+the 12 joints COCO has (nose 0.026, shoulders 0.079, elbows 0.072, wrists 0.062, hips 0.107,
+knees 0.087, ankles 0.089); HiEve's Chest, which COCO lacks, takes 0.079, the value CrowdPose's
+14-joint evaluation gives its neck (open-mmlab/mmpose, configs/_base_/datasets/crowdpose.py,
+``sigmas``: top_head and neck 0.079), the nearest annotated point to a chest in any COCO-style set.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from tdmi.data.joints import posetrack_category
+from tdmi.data.joints import HIEVE, POSETRACK, JointSet, joint_set_for
 from tdmi.data.posetrack import Video, iter_frames
 from tdmi.eval.posetrack import inside_ignore_regions
 from tdmi.eval.results import PosePrediction
@@ -48,10 +54,15 @@ POSETRACK_SIGMAS = np.array(
         0.089,
     ]
 )
+HIEVE_SIGMAS = np.array(
+    [0.026, 0.079, 0.079, 0.072, 0.062, 0.079, 0.072, 0.062, 0.107, 0.087, 0.089, 0.107, 0.087,
+     0.089]
+)
+SIGMAS: dict[str, np.ndarray] = {POSETRACK.name: POSETRACK_SIGMAS, HIEVE.name: HIEVE_SIGMAS}
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
 
-def _coco_ground_truth(frames: list) -> dict:
+def _coco_ground_truth(frames: list, joints: JointSet) -> dict:
     images, annotations = [], []
     for frame in frames:
         images.append(
@@ -76,7 +87,7 @@ def _coco_ground_truth(frames: list) -> dict:
                     "iscrowd": 0,
                 }
             )
-    return {"images": images, "annotations": annotations, "categories": [posetrack_category()]}
+    return {"images": images, "annotations": annotations, "categories": [joints.category()]}
 
 
 def _coco_results(frames: list, predictions: Mapping[int, Sequence[PosePrediction]]) -> list[dict]:
@@ -103,19 +114,24 @@ def _coco_results(frames: list, predictions: Mapping[int, Sequence[PosePredictio
 
 
 def coco_oks(
-    videos: Sequence[Video], predictions: Mapping[int, Sequence[PosePrediction]]
+    videos: Sequence[Video],
+    predictions: Mapping[int, Sequence[PosePrediction]],
+    joints: JointSet | None = None,
 ) -> dict[str, float]:
-    """COCO keypoint AP/AR (fractions in [0, 1]; pycocotools' -1 where undefined) with PoseTrack sigmas."""
+    """COCO keypoint AP/AR (fractions in [0, 1]; pycocotools' -1 where undefined) with the sigmas
+    of ``joints`` (by default the joint set whose count the ground truth has)."""
     frames = [f for f in iter_frames(videos) if f.people]
+    if joints is None:
+        joints = joint_set_for(frames[0].people[0].joints.shape[0]) if frames else POSETRACK
     results = _coco_results(frames, predictions)
     if not results:  # pycocotools cannot load an empty result list
         return dict.fromkeys(STAT_NAMES, 0.0)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         gt = COCO()
-        gt.dataset = _coco_ground_truth(frames)
+        gt.dataset = _coco_ground_truth(frames, joints)
         gt.createIndex()
         evaluator = COCOeval(gt, gt.loadRes(results), iouType="keypoints")
-        evaluator.params.kpt_oks_sigmas = POSETRACK_SIGMAS
+        evaluator.params.kpt_oks_sigmas = SIGMAS[joints.name]
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
