@@ -54,9 +54,12 @@ POSETRACK_SIGMAS = np.array(
         0.089,
     ]
 )
+CHEST_SIGMA = 0.079  # CrowdPose's neck (see the module docstring)
 HIEVE_SIGMAS = np.array(
-    [0.026, 0.079, 0.079, 0.072, 0.062, 0.079, 0.072, 0.062, 0.107, 0.087, 0.089, 0.107, 0.087,
-     0.089]
+    [
+        CHEST_SIGMA if n == "chest" else POSETRACK_SIGMAS[POSETRACK.names.index(n)]
+        for n in HIEVE.names
+    ]
 )
 SIGMAS: dict[str, np.ndarray] = {POSETRACK.name: POSETRACK_SIGMAS, HIEVE.name: HIEVE_SIGMAS}
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
