@@ -143,3 +143,37 @@ def test_detection_clips_on_the_real_sample(sample_dir: Path) -> None:
     centre = apply_affine(np.array([[95.5, 127.5]]), s["inv_affine"].numpy().astype(np.float64))[0]
     np.testing.assert_allclose(centre, det.bbox[:2] + det.bbox[2:] / 2, atol=1e-2)
     assert s["box_score"] == pytest.approx(det.score)
+
+
+@pytest.fixture(scope="module")
+def hieve_root(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny synthetic set in HiEve's layout (14 joints)."""
+    import shutil
+
+    from tdmi.data.hieve import posetrack_to_hieve
+
+    root = tmp_path_factory.mktemp("hieve") / "set"
+    shutil.copytree(synth_root, root)
+    posetrack_to_hieve(root, ("train",))
+    return root
+
+
+def test_hieve_clips_have_14_joints_and_flip_with_hieves_pairs(hieve_root: Path) -> None:
+    from tdmi.data.datasets import load_dataset
+    from tdmi.data.joints import HIEVE
+
+    videos = load_dataset("hieve", hieve_root, "train")
+    cfg = ClipConfig(scale_factor=0.0, rotation=0.0)
+    plain = PoseTrackClips(videos, cfg, train=False, joints=HIEVE)[0]
+    assert plain["target"].shape == (14, 32, 24) and plain["joints"].shape == (14, 3)
+    ds = PoseTrackClips(videos, cfg, train=True, joints=HIEVE)
+    for seed in range(20):
+        torch.manual_seed(seed)
+        s = ds[0]
+        if not torch.equal(s["clip"], plain["clip"]):
+            break
+    perm = HIEVE.flip_permutation()
+    lab = plain["joints"][:, 2] > 0
+    np.testing.assert_allclose(s["joints"][perm, 0][lab], 95 - plain["joints"][lab, 0], atol=1e-4)
+    with pytest.raises(ValueError, match=r"000000\.xml: video .* has 14 joints, the posetrack joint set 17"):
+        PoseTrackClips(videos, cfg)

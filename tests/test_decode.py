@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tdmi.data.joints import flip_permutation
+from tdmi.data.joints import HIEVE, flip_permutation
 from tdmi.eval.decode import decode_heatmaps, flip_average, flip_back, person_scores
 
 IDENTITY = np.array([[[1.0, 0, 0], [0, 1, 0]]])
@@ -78,3 +78,20 @@ def test_person_score_is_the_mean_of_joint_scores_above_threshold_times_box_scor
     scores[0, 3] = 1.0  # an ear: never annotated, so never counted
     np.testing.assert_allclose(person_scores(scores), [0.6, 0.0])
     np.testing.assert_allclose(person_scores(scores, box_scores=np.array([0.5, 1.0])), [0.3, 0.0])
+
+
+def test_hieve_heatmaps_flip_with_hieves_pairs():
+    # 14 channels are HiEve's joints: right_shoulder (2) <-> left_shoulder (5), chest (1) stays
+    heatmaps = np.random.default_rng(2).random((2, 14, 8, 6))
+    mirrored = heatmaps[..., ::-1][:, HIEVE.flip_permutation()]
+    np.testing.assert_array_equal(mirrored[:, 2], heatmaps[:, 5, :, ::-1])
+    np.testing.assert_array_equal(flip_back(mirrored, shift=False), heatmaps)
+    np.testing.assert_array_equal(flip_back(mirrored, shift=False, joints=HIEVE), heatmaps)
+    with pytest.raises(ValueError, match="5 joints match 0 joint sets"):
+        flip_back(heatmaps[:, :5])
+
+
+def test_hieve_person_scores_count_every_joint():
+    scores = np.full((1, 14), 0.1)
+    scores[0, [0, 1, 13]] = [0.9, 0.6, 0.3]  # nose, chest, left ankle: all annotated in HiEve
+    np.testing.assert_allclose(person_scores(scores), [0.6])
