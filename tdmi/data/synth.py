@@ -1,15 +1,41 @@
 """Synthetic PoseTrack: articulated people in motion, written in the PoseTrack18 on-disk format.
 
 PoseTrack cannot be downloaded here, so the default pipeline trains on videos that stress what TDMI
-is about: fast limbs, blur, people crossing, a distractor close to a target, truncation and noise.
+is about: fast limbs, blur, people crossing, a distractor close to a target, truncation and noise,
+and frames that are ambiguous while their neighbours are not (transient degradations).
 Each person is a 3D stick figure (limbs with width and shading, a head with a face on one side)
 whose joint angles are smooth functions of time (walking, waving, turning); it is rotated about
 the vertical axis, projected orthographically and painted back to front, so depth order, mutual
 occlusion and left/right under turning all follow from the geometry.
 
 Labels are honest: a joint outside the frame is unlabelled (v = 0, as PoseTrack leaves it); a joint
-hidden behind another person or the distractor is labelled v = 1 (occluded); otherwise v = 2. Ears
-are always unlabelled, as in the real files.
+hidden behind another person, the distractor or a transient occluder is labelled v = 1 (occluded);
+otherwise v = 2. Ears are always unlabelled, as in the real files.
+
+Knobs where temporal context matters (issue 14; each in [0, 1]; our choices, no source fixes them):
+
+- ``blur``: the shutter stays open ``SHUTTER * blur`` frames (1.2 frames at 1), centred on the
+  labelled instant, averaged over ``1 + 2 * round(5 * blur)`` sub-frames (an odd count, so the
+  middle one is the labelled instant; at most ~1 px between sub-frames for 10 px/frame limbs).
+  ``speed`` also quickens the limbs (gait rate x (1 + speed)), not only the walking pace.
+- ``transient``: the probability that a frame is hit by a one-frame degradation of a kind drawn
+  from ``transients``: ``occluder`` (an opaque object over part of a person, v = 1 under it),
+  ``defocus`` (the whole frame out of focus, Gaussian sigma 2% of the width) or ``corrupt`` (a
+  damaged frame: decoded at 1/32 of the width in blocks, with strong noise). The frame after a hit
+  is never hit, so a degraded frame always has a clean neighbour; key frames are hit like any other.
+  Draws come from their own random stream, so the poses do not depend on this knob.
+- ``distractor``: the probability of an extra person who passes right beside a target (beside it
+  at the middle frame) with its own walking motion, never the target's velocity.
+- ``crowd``: ``round(CROWD_EXTRA * crowd)`` more people per video, their paths packed into the
+  middle of the frame (HiEve's crowded scenes, issue 13, without the release).
+
+Every annotation carries one extra field, ``"degraded"``: 17 integers, one bit mask per joint
+(``OCCLUDED`` 1 by a person, ``OCCLUDER`` 2, ``DEFOCUS`` 4, ``CORRUPT`` 8, ``SMEAR`` 16 = moved
+more than ``smear_px`` pixels while the shutter was open; 0 = clean; always 0 for v = 0). Readers
+of the format ignore unknown annotation fields (our loader, poseval), so the files stay PoseTrack18
+files; :func:`read_degraded` reads the field back. :func:`clean_twin` is the same set (seed,
+people, poses, occlusion by people) with the rendering degradations off (``blur``, ``transient``):
+the reference that measures how much the degradations cost a single-frame network.
 
 ``python -m tdmi.data.synth --out data/synth --videos N --frames F --seed S`` writes
 ``images/{train,val}/<vid>_synth/NNNNNN.jpg`` and ``annotations/{train,val}/<vid>_synth.json``.
@@ -24,7 +50,7 @@ import math
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -32,11 +58,22 @@ import numpy as np
 from tqdm import tqdm
 
 from tdmi.data.joints import JOINT_NAMES, NUM_JOINTS, posetrack_category
-from tdmi.data.posetrack import make_frame_id
+from tdmi.data.posetrack import (
+    PoseTrackFormatError,
+    annotation_files,
+    make_frame_id,
+    read_json,
+    require_field,
+)
 
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
 SPLITS = ("train", "val")
 VAL_VIDEO_OFFSET = 500000  # val video numbers never collide with train ones
+SHUTTER = 1.2  # frames the shutter stays open at blur = 1
+CROWD_EXTRA = 6  # extra people at crowd = 1
+DEGRADED_FIELD = "degraded"  # per annotation: one bit mask per joint (module docstring)
+OCCLUDED, OCCLUDER, DEFOCUS, CORRUPT, SMEAR = 1, 2, 4, 8, 16
+TRANSIENTS = {"occluder": OCCLUDER, "defocus": DEFOCUS, "corrupt": CORRUPT}
 MARKER = "synth_config.json"  # the set's config, written first: the folders generate() may replace
 
 
@@ -51,11 +88,15 @@ class SynthConfig:
     height: int = 240
     people: tuple[int, int] = (2, 3)  # inclusive range of people per video
     speed: float = 0.5  # limb and body motion speed
-    blur: float = 0.3  # motion blur (sub-frame averaging over the shutter)
+    blur: float = 0.3  # motion blur: shutter of SHUTTER * blur frames, averaged over sub-frames
     occlusion: float = 0.4  # probability that two people cross paths
-    distractor: float = 0.3  # probability of an extra person standing close to a target
+    distractor: float = 0.3  # probability of an extra person passing close to a target
     truncation: float = 0.2  # probability that a person walks across the frame border
     noise: float = 0.02  # Gaussian frame noise, fraction of the 0..255 range
+    transient: float = 0.0  # probability that a frame gets a one-frame degradation
+    transients: tuple[str, ...] = tuple(TRANSIENTS)  # the kinds drawn from
+    crowd: float = 0.0  # extra people packed into the middle of the frame
+    smear_px: float = 6.0  # motion blur: a joint smeared over more pixels is flagged SMEAR
     jitter: float = 2.0  # camera shake, pixels (standard deviation of a smooth walk)
     jpeg_quality: int = 90
     seed: int = 0
@@ -63,7 +104,8 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         self.people = tuple(self.people)
-        for name in ("speed", "blur", "occlusion", "distractor", "truncation", "noise"):
+        self.transients = tuple(self.transients)
+        for name in ("speed", "blur", "occlusion", "distractor", "truncation", "noise", "transient", "crowd"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"SynthConfig.{name} must be in [0, 1], got {v}")
@@ -72,6 +114,13 @@ class SynthConfig:
         lo, hi = self.people
         if not 1 <= lo <= hi:
             raise ValueError(f"SynthConfig.people must be a range 1 <= lo <= hi, got {self.people}")
+        if not self.transients or not set(self.transients) <= set(TRANSIENTS):
+            raise ValueError(f"SynthConfig.transients must be a non-empty subset of {list(TRANSIENTS)}, got {list(self.transients)}")
+
+
+def clean_twin(cfg: SynthConfig) -> SynthConfig:
+    """The same set (seed, people, poses) rendered without blur and transient degradations."""
+    return replace(cfg, blur=0.0, transient=0.0)
 
 
 # ----------------------------------------------------------------------------- bodies and motion
@@ -155,7 +204,7 @@ LIMBS = (
 
 
 def _shade(color: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
-    return tuple(int(np.clip(c * factor, 0, 255)) for c in color)
+    return tuple(min(255, max(0, int(c * factor))) for c in color)
 
 
 def _parts(body: Body, xy: np.ndarray, depth: np.ndarray, yaw: float) -> list[tuple[float, str, tuple]]:
@@ -240,7 +289,8 @@ def _bodies(rng: np.random.Generator, cfg: SynthConfig, n: int) -> list[Body]:
         pace = (0.5 + 1.5 * cfg.speed) * rng.uniform(0.7, 1.3)
         direction = rng.choice([-1.0, 1.0])
         vx = direction * pace * rng.uniform(0.6, 1.4) if action == "walk" else rng.normal(0, 0.2)
-        start = np.array([rng.uniform(0.2, 0.8) * cfg.width, rng.uniform(0.5, 0.62) * cfg.height + 0.1 * height])
+        spread = 0.3 * (1.0 - 0.6 * cfg.crowd)  # a crowd packs its paths into the middle
+        start = np.array([rng.uniform(0.5 - spread, 0.5 + spread) * cfg.width, rng.uniform(0.5, 0.62) * cfg.height + 0.1 * height])
         if rng.random() < cfg.truncation:  # start at a border, walk out of or into the frame
             start[0] = cfg.width * rng.choice([0.02, 0.98])
             vx = pace * (1.0 if start[0] > cfg.width / 2 else -1.0)
@@ -251,7 +301,7 @@ def _bodies(rng: np.random.Generator, cfg: SynthConfig, n: int) -> list[Body]:
             Body(
                 height=height, start=start, velocity=np.array([vx, rng.normal(0, 0.1)]), depth=float(k) + rng.uniform(0, 0.5),
                 yaw0=yaw0, yaw_rate=(rng.choice([-1, 1]) * 0.12 * pace) if action == "turn" else 0.0,
-                gait_rate=0.25 * pace, action=action, phase=rng.uniform(0, 2 * math.pi),
+                gait_rate=0.25 * pace * (1.0 + cfg.speed), action=action, phase=rng.uniform(0, 2 * math.pi),
                 shirt=_random_color(rng), pants=_random_color(rng), skin=tuple(int(v) for v in rng.integers([140, 90, 60], [230, 190, 170])),
                 hair=tuple(int(v) for v in rng.integers(10, 80, size=3)), track_id=k,
             )
@@ -264,11 +314,16 @@ def _bodies(rng: np.random.Generator, cfg: SynthConfig, n: int) -> list[Body]:
             body.velocity = np.array([-side * (0.8 + 2.0 * cfg.speed), 0.0])
             body.start = np.array([cfg.width / 2 - body.velocity[0] * mid, body.start[1]])
             body.yaw0 = math.pi / 2 if body.velocity[0] > 0 else -math.pi / 2
-    if rng.random() < cfg.distractor:  # someone standing right beside a target
+    if rng.random() < cfg.distractor:  # someone walking past a target, right beside it mid-video
         target = bodies[int(rng.integers(n))]
-        d = _bodies(rng, SynthConfig(**{**asdict(cfg), "occlusion": 0.0, "distractor": 0.0, "truncation": 0.0}), 1)[0]
-        d.start = target.start + np.array([rng.choice([-1, 1]) * rng.uniform(0.15, 0.3) * target.height, rng.uniform(-5, 5)])
-        d.velocity, d.height = target.velocity.copy(), target.height * rng.uniform(0.9, 1.1)
+        d = _bodies(rng, SynthConfig(**{**asdict(cfg), "occlusion": 0.0, "distractor": 0.0, "truncation": 0.0, "crowd": 0.0}), 1)[0]
+        relative = rng.choice([-1.0, 1.0]) * (0.6 + 1.5 * cfg.speed) * rng.uniform(0.8, 1.25)
+        d.action, d.velocity = "walk", np.array([target.velocity[0] + relative, rng.normal(0, 0.1)])
+        d.yaw0 = (math.pi / 2 if d.velocity[0] > 0 else -math.pi / 2) + rng.normal(0, 0.3)
+        d.yaw_rate, d.height = 0.0, target.height * rng.uniform(0.9, 1.1)
+        mid = cfg.frames / 2
+        beside = np.array([rng.choice([-1, 1]) * rng.uniform(0.1, 0.25) * target.height, rng.uniform(-5, 5)])
+        d.start = target.start + (target.velocity - d.velocity) * mid + beside
         d.depth, d.track_id = target.depth + rng.choice([-0.5, 0.5]), n
         bodies.append(d)
     return bodies
@@ -285,7 +340,61 @@ def _visibility(xy: np.ndarray, labels: np.ndarray, owner: int, width: int, heig
     return v
 
 
-def _annotation(xy: np.ndarray, v: np.ndarray, body: Body, image_id: int, k: int, width: int, height: int) -> dict | None:
+def _transient_kinds(rng: np.random.Generator, cfg: SynthConfig) -> list[str | None]:
+    """Each frame's one-frame degradation (None: clean); the frame after a hit is never hit."""
+    kinds: list[str | None] = []
+    for _ in range(cfg.frames):
+        hit = rng.random() < cfg.transient and (not kinds or kinds[-1] is None)
+        kind = str(rng.choice(cfg.transients))
+        kinds.append(kind if hit else None)
+    return kinds
+
+
+def _occluder(rng: np.random.Generator, bodies: list[Body], f: int) -> tuple:
+    """An opaque ellipse over one person's joint at frame f: (centre, axes, angle, colour)."""
+    body = bodies[int(rng.integers(len(bodies)))]
+    xy, _ = project(body, float(f), np.zeros(2))
+    joint = int(rng.choice([j for j in range(NUM_JOINTS) if j not in (J["left_ear"], J["right_ear"])]))
+    centre = tuple(int(v) for v in np.round(xy[joint] + rng.normal(0, 0.03 * body.height, 2)))
+    axes = (max(3, int(rng.uniform(0.12, 0.25) * body.height)), max(3, int(rng.uniform(0.08, 0.2) * body.height)))
+    return centre, axes, float(rng.uniform(0, 180)), _random_color(rng)
+
+
+def _paint_occluder(canvas: np.ndarray, labels: np.ndarray | None, occluder: tuple) -> None:
+    """The occluder in front of everyone; it owns its pixels as -1 in the label map."""
+    centre, axes, angle, color = occluder
+    cv2.ellipse(canvas, centre, axes, angle, 0, 360, _shade(color, 0.7), -1, cv2.LINE_AA)
+    cv2.ellipse(canvas, centre, (max(1, axes[0] * 2 // 3), max(1, axes[1] * 2 // 3)), angle, 0, 360, color, -1, cv2.LINE_AA)
+    if labels is not None:
+        cv2.ellipse(labels, centre, axes, angle, 0, 360, -1, -1)
+
+
+def _degrade_frame(frame: np.ndarray, kind: str | None, rng: np.random.Generator) -> np.ndarray:
+    """A whole-frame transient: defocus (Gaussian, sigma 2% of the width) or a corrupt frame."""
+    h, w = frame.shape[:2]
+    if kind == "defocus":
+        return cv2.GaussianBlur(frame, (0, 0), 0.02 * w)
+    if kind == "corrupt":  # blocks of 1/32 of the width, as a decoder that lost the detail, plus noise
+        block = max(2, w // 32)
+        small = cv2.resize(frame, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST) + rng.normal(0, 20, frame.shape)
+    return frame
+
+
+def _degraded(xy: np.ndarray, v: np.ndarray, labels: np.ndarray, smear: np.ndarray, kind: str | None, smear_px: float) -> np.ndarray:
+    """Bit mask per joint (module docstring): what makes it ambiguous in this frame; 0 for v = 0."""
+    bits = np.zeros(NUM_JOINTS, np.int64)
+    for j in np.flatnonzero(v > 0):
+        if v[j] == 1:
+            bits[j] |= OCCLUDER if labels[int(xy[j, 1]), int(xy[j, 0])] < 0 else OCCLUDED
+        if smear[j] > smear_px:
+            bits[j] |= SMEAR
+        if kind in ("defocus", "corrupt"):
+            bits[j] |= TRANSIENTS[kind]
+    return bits
+
+
+def _annotation(xy: np.ndarray, v: np.ndarray, degraded: np.ndarray, body: Body, image_id: int, k: int, width: int, height: int) -> dict | None:
     """A PoseTrack18 annotation, or None for a person entirely out of view."""
     if not np.any(v > 0):
         return None
@@ -300,6 +409,7 @@ def _annotation(xy: np.ndarray, v: np.ndarray, body: Body, image_id: int, k: int
         "bbox": [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2), round(float(y1 - y0), 2)],
         "bbox_head": [round(float(hc[0] - hw / 2), 2), round(float(hc[1] - hh / 2), 2), round(hw, 2), round(hh, 2)],
         "category_id": 1,
+        DEGRADED_FIELD: [int(b) for b in degraded],
         "id": image_id * 100 + k,
         "image_id": image_id,
         "iscrowd": False,
@@ -316,12 +426,15 @@ def render_video(cfg: SynthConfig, split: str, index: int, out: Path) -> dict:
     rng = np.random.default_rng([cfg.seed, SPLITS.index(split), index])
     name = f"{number:06d}_synth"
     lo, hi = cfg.people
-    bodies = _bodies(rng, cfg, int(rng.integers(lo, hi + 1)))
+    bodies = _bodies(rng, cfg, int(rng.integers(lo, hi + 1)) + int(round(CROWD_EXTRA * cfg.crowd)))
     scene = _background(rng, cfg.width, cfg.height)
     shake = np.cumsum(rng.normal(0, cfg.jitter * 0.5, (cfg.frames, 2)), axis=0)
     shake = np.clip(shake - shake.mean(0), -18, 18)
     noise_rng = np.random.default_rng([cfg.seed, SPLITS.index(split), index, 1])
-    subframes = 1 + int(round(4 * cfg.blur))
+    degrade_rng = np.random.default_rng([cfg.seed, SPLITS.index(split), index, 2])
+    transients = _transient_kinds(degrade_rng, cfg)
+    shutter = SHUTTER * cfg.blur
+    subframes = 1 + 2 * int(round(5 * cfg.blur))  # odd: the middle one is the labelled instant
     images, annotations = [], []
     img_dir = out / "images" / split / name
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -330,8 +443,9 @@ def render_video(cfg: SynthConfig, split: str, index: int, out: Path) -> dict:
         ox, oy = shake[f]
         bg = scene[20 + int(oy) : 20 + int(oy) + cfg.height, 20 + int(ox) : 20 + int(ox) + cfg.width]
         acc = np.zeros((cfg.height, cfg.width, 3), np.float32)
+        occluder = _occluder(degrade_rng, bodies, f) if transients[f] == "occluder" else None
         for s in range(subframes):  # average over the shutter: honest blur of fast limbs
-            t = f + (s / subframes - 0.5) * 0.8 * cfg.blur if subframes > 1 else f
+            t = f + (s / (subframes - 1) - 0.5) * shutter if subframes > 1 else f
             canvas, labels = bg.copy(), np.zeros((cfg.height, cfg.width), np.int32)
             parts = []
             for owner, body in enumerate(bodies, start=1):
@@ -339,14 +453,21 @@ def render_video(cfg: SynthConfig, split: str, index: int, out: Path) -> dict:
                 parts += [(d, owner, kind, args) for d, kind, args in _parts(body, xy, depth, body.yaw0 + body.yaw_rate * t)]
             for _, owner, kind, args in sorted(parts, key=lambda p: (p[0], p[1])):
                 _paint(canvas, labels, owner, kind, args)
+            if occluder is not None:
+                _paint_occluder(canvas, labels, occluder)
             acc += canvas
             if s == subframes // 2:
                 key_labels = labels
-        frame = acc / subframes + noise_rng.normal(0, 255 * cfg.noise, acc.shape)
+        frame = _degrade_frame(acc / subframes, transients[f], degrade_rng) + noise_rng.normal(0, 255 * cfg.noise, acc.shape)
         cv2.imwrite(str(img_dir / f"{f:06d}.jpg"), np.clip(frame, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
         for owner, body in enumerate(bodies, start=1):
             xy, _ = project(body, float(f), np.zeros(2))
-            ann = _annotation(xy, _visibility(xy, key_labels, owner, cfg.width, cfg.height), body, image_id, owner, cfg.width, cfg.height)
+            smear = np.zeros(NUM_JOINTS)
+            if subframes > 1:
+                smear = np.linalg.norm(project(body, f + shutter / 2, np.zeros(2))[0] - project(body, f - shutter / 2, np.zeros(2))[0], axis=1)
+            v = _visibility(xy, key_labels, owner, cfg.width, cfg.height)
+            bits = _degraded(xy, v, key_labels, smear, transients[f], cfg.smear_px)
+            ann = _annotation(xy, v, bits, body, image_id, owner, cfg.width, cfg.height)
             if ann is not None:
                 annotations.append(ann)
         images.append({
@@ -355,6 +476,22 @@ def render_video(cfg: SynthConfig, split: str, index: int, out: Path) -> dict:
             "vid_id": f"{number:06d}", "width": cfg.width,
         })  # fmt: skip
     return {"categories": [posetrack_category()], "images": images, "annotations": annotations}
+
+
+def read_degraded(annotations: str | Path) -> dict[int, np.ndarray]:
+    """Per annotation id, the (17,) bit masks of its ``"degraded"`` field, from a folder of
+    per-video files or one file; annotations without the field (real PoseTrack) are left out."""
+    out: dict[int, np.ndarray] = {}
+    for path in annotation_files(Path(annotations)):
+        data = read_json(path)
+        for i, ann in enumerate(data.get("annotations") or [] if isinstance(data, dict) else []):
+            if not isinstance(ann, dict) or DEGRADED_FIELD not in ann:
+                continue
+            where, bits = f"annotations[{i}]", ann[DEGRADED_FIELD]
+            if not (isinstance(bits, list) and len(bits) == NUM_JOINTS and all(type(b) is int and b >= 0 for b in bits)):
+                raise PoseTrackFormatError(path, f"{where}.{DEGRADED_FIELD}", f"expected {NUM_JOINTS} non-negative integers (bit masks), got {bits!r}")
+            out[int(require_field(path, where, ann, "id"))] = np.asarray(bits, dtype=np.int64)
+    return out
 
 
 def _job(args: tuple[SynthConfig, str, int, Path]) -> tuple[str, int, Path]:
@@ -376,8 +513,8 @@ def _run_jobs(jobs: list, workers: int):
         yield from pool.map(_job, jobs)
 
 
-def generate(cfg: SynthConfig, out: str | Path, progress: bool = True) -> dict:
-    """Write the whole synthetic set under ``out``; returns counts per split."""
+def generate(cfg: SynthConfig, out: str | Path, progress: bool = True, splits: tuple[str, ...] = SPLITS) -> dict:
+    """Write the synthetic set's ``splits`` under ``out``; returns counts per split."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not (out / MARKER).is_file():  # never delete or write into a folder we did not make
@@ -387,7 +524,10 @@ def generate(cfg: SynthConfig, out: str | Path, progress: bool = True) -> dict:
         shutil.rmtree(out)  # our own earlier set: a stale file from a bigger set must not survive
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(json.dumps(asdict(cfg), sort_keys=True, indent=1))  # marks it ours
-    jobs = [(cfg, "train", i, out) for i in range(cfg.videos)] + [(cfg, "val", i, out) for i in range(cfg.val_videos)]
+    if not set(splits) <= set(SPLITS):
+        raise ValueError(f"generate: splits must be among {SPLITS}, got {splits}")
+    sizes = {"train": cfg.videos, "val": cfg.val_videos}
+    jobs = [(cfg, split, i, out) for split in SPLITS if split in splits for i in range(sizes[split])]
     workers = min(cfg.workers or os.cpu_count() or 1, len(jobs))
     counts = {s: {"videos": 0, "frames": 0, "people": 0} for s in SPLITS}
     results = _run_jobs(jobs, workers)
@@ -405,6 +545,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, value in asdict(defaults).items():
         if name == "people":
             parser.add_argument("--people", type=int, nargs=2, default=value, metavar=("MIN", "MAX"))
+        elif name == "transients":
+            parser.add_argument("--transients", nargs="+", default=value, choices=tuple(TRANSIENTS))
         else:
             parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=type(value), default=value)
     args = vars(parser.parse_args(argv))

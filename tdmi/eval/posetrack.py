@@ -125,13 +125,13 @@ def _predicted(preds: Sequence[PosePrediction]) -> tuple[np.ndarray, np.ndarray,
     return joints, np.all(np.isfinite(joints), axis=2), scores
 
 
-def _true_positives(
+def _assign(
     gt: np.ndarray, gt_has: np.ndarray, heads: np.ndarray, pr: np.ndarray, pr_has: np.ndarray
-) -> np.ndarray:
-    """(P, 15) True where a predicted joint matches the joint of the person its pose is assigned to."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Joint matches (P, G, 15) and, per prediction, its ground-truth person (-1: none)."""
     n_pr, n_gt = len(pr), len(gt)
     if n_pr == 0 or n_gt == 0:
-        return np.zeros(pr_has.shape, dtype=bool)
+        return np.zeros((n_pr, n_gt, pr_has.shape[1]), dtype=bool), np.full(n_pr, -1)
     diff = gt[None] - pr[:, None]  # (P, G, 15, 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         dist = np.sqrt(diff[..., 0] ** 2 + diff[..., 1] ** 2) / heads[None, :, None]
@@ -146,10 +146,30 @@ def _true_positives(
     assigned = np.full(n_pr, -1)
     hit = kept.max(axis=0) > 0
     assigned[pr_of_gt[hit]] = np.flatnonzero(hit)
+    return match, assigned
+
+
+def _true_positives(
+    gt: np.ndarray, gt_has: np.ndarray, heads: np.ndarray, pr: np.ndarray, pr_has: np.ndarray
+) -> np.ndarray:
+    """(P, 15) True where a predicted joint matches the joint of the person its pose is assigned to."""
+    match, assigned = _assign(gt, gt_has, heads, pr, pr_has)
     tp = np.zeros(pr_has.shape, dtype=bool)
     rows = np.flatnonzero(assigned >= 0)
     tp[rows] = match[rows, assigned[rows]]
     return tp
+
+
+def assigned_people(frame: Frame, preds: Sequence[PosePrediction]) -> np.ndarray:
+    """Per prediction of ``frame``, the index of the person poseval assigns it to (-1: none)."""
+    if not frame.people:
+        return np.full(len(preds), -1)
+    gt, gt_has, heads = _ground_truth(frame)
+    pr, pr_has, _ = _predicted(preds)
+    if frame.ignore_regions:
+        gt_has &= ~inside_ignore_regions(gt, frame.ignore_regions)
+        pr_has &= ~inside_ignore_regions(pr, frame.ignore_regions)
+    return _assign(gt, gt_has, heads, pr, pr_has)[1]
 
 
 def _average_precision(
