@@ -140,5 +140,5 @@ def flip_permutation(joints: JointSet = POSETRACK) -> list[int]:
 
 
 def posetrack_category(joints: JointSet = POSETRACK) -> dict:
-    """The 'categories' entry PoseTrack18 files carry (skeleton 1-based, as in the official files)."""
+    """The 'categories' entry PoseTrack18 files carry (skeleton 1-based, as the official files)."""
     return joints.category()

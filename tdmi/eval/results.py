@@ -28,7 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tdmi.data.joints import JOINT_GROUPS, JOINT_NAMES, NUM_JOINTS, posetrack_category
+from tdmi.data.joints import (
+    JOINT_GROUPS,
+    JOINT_NAMES,
+    NUM_JOINTS,
+    joint_set_for,
+    posetrack_category,
+)
 from tdmi.data.posetrack import (
     PoseTrackFormatError,
     Video,
@@ -72,7 +78,7 @@ def ground_truth_as_predictions(
         for person in frame.people:
             joints = person.joints[:, :2].copy()
             joints[~np.any(person.joints != 0, axis=1)] = np.nan
-            scores = np.full(NUM_JOINTS, float(score))
+            scores = np.full(len(person.joints), float(score))
             out.append(
                 PosePrediction(frame.image_id, joints, scores, float(score), person.track_id)
             )
@@ -88,8 +94,8 @@ def video_file_name(video: Video) -> str:
 def _annotation(p: PosePrediction, ann_id: int, track_id: int) -> dict:
     joints = np.asarray(p.joints, dtype=np.float64)
     scores = np.asarray(p.joint_scores, dtype=np.float64)
-    if joints.shape != (NUM_JOINTS, 2) or scores.shape != (NUM_JOINTS,):
-        raise ValueError(f"image {p.image_id}: joints must be (17, 2) and joint_scores (17,)")
+    if joints.ndim != 2 or joints.shape[1] != 2 or scores.shape != (len(joints),):
+        raise ValueError(f"image {p.image_id}: joints must be (J, 2) and joint_scores (J,)")
     missing = ~np.all(np.isfinite(joints), axis=1)
     triplets = np.column_stack([joints, scores])
     triplets[missing] = 0.0
@@ -126,7 +132,10 @@ def _result_document(
                 # poseval needs a track id unique in the frame; the person's index serves if none
                 track = p.track_id if p.track_id is not None else k
                 annotations.append(_annotation(p, frame.image_id * 100 + k, track))
-    return {"images": images, "annotations": annotations, "categories": [posetrack_category()]}
+    people = (p for video in videos for frame in video.frames for p in frame.people)
+    first = next(people, None)  # the dataset's joint set (PoseTrack's 17, HiEve's 14) names them
+    category = joint_set_for(len(first.joints)).category() if first else posetrack_category()
+    return {"images": images, "annotations": annotations, "categories": [category]}
 
 
 def write_posetrack_results(
