@@ -289,3 +289,15 @@ def test_keypoint_names_follow_the_joint_set():
         assert name.lower().replace("-", "_") == ours
     for left, right in HIEVE.flip_pairs:
         assert HIEVE.names[left].replace("left", "right") == HIEVE.names[right]
+
+
+def test_synth_command_writes_hieves_layout(tmp_path):
+    from tdmi.data.synth import main as synth_main
+
+    args = "--videos 1 --val-videos 1 --frames 3 --width 96 --height 64 --workers 1 --format hieve"
+    synth_main(["--out", str(tmp_path), *args.split()])
+    files = sorted((tmp_path / "annotations" / "val").rglob("*"))
+    assert [f.name for f in files if f.is_file()] == ["000000.xml", "000001.xml", "000002.xml"]
+    (video,) = load_dataset("hieve", tmp_path, "val")
+    assert len(video.frames) == 3 and video.frames[0].path.is_file()
+    assert all(p.joints.shape == (14, 3) for f in video.frames for p in f.people)

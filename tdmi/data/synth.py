@@ -541,6 +541,8 @@ def generate(cfg: SynthConfig, out: str | Path, progress: bool = True, splits: t
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tdmi.data.synth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="output folder (PoseTrack18 layout)")
+    parser.add_argument("--format", choices=("posetrack", "hieve"), default="posetrack",
+                        help="on-disk layout: PoseTrack18, or HiEve's per-frame files (tdmi.data.hieve)")  # fmt: skip
     defaults = SynthConfig()
     for name, value in asdict(defaults).items():
         if name == "people":
@@ -550,12 +552,16 @@ def main(argv: list[str] | None = None) -> None:
         else:
             parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=type(value), default=value)
     args = vars(parser.parse_args(argv))
-    out = args.pop("out")
+    out, layout = args.pop("out"), args.pop("format")
     try:
         cfg = SynthConfig(**args)
     except ValueError as err:
         parser.error(str(err))
     counts = generate(cfg, out)
+    if layout == "hieve":
+        from tdmi.data.hieve import posetrack_to_hieve
+
+        posetrack_to_hieve(out)
     from rich.console import Console
     from rich.table import Table
 
