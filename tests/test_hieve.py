@@ -301,3 +301,19 @@ def test_synth_command_writes_hieves_layout(tmp_path):
     (video,) = load_dataset("hieve", tmp_path, "val")
     assert len(video.frames) == 3 and video.frames[0].path.is_file()
     assert all(p.joints.shape == (14, 3) for f in video.frames for p in f.people)
+
+
+def test_dataset_summary_reads_hieve(synth_root, tmp_path):
+    from tdmi.data.summary import dataset_summary
+
+    root = tmp_path / "synth"
+    shutil.copytree(synth_root, root)
+    posetrack_to_hieve(root, ("val",))
+    ours = dataset_summary(root, ("val",), loader="hieve")
+    theirs = dataset_summary(synth_root, ("val",))
+    for key in ("videos", "frames", "people", "tracks"):
+        assert ours["val"][key] == theirs["val"][key] > 0
+    # the fingerprint covers HiEve's .xml files: editing one changes it
+    some = next((root / "annotations" / "val").rglob("*.xml"))
+    some.write_text(some.read_text().replace('"P-', '"P-1'))
+    assert dataset_summary(root, (), loader="hieve")["fingerprint"] != ours["fingerprint"]

@@ -25,7 +25,7 @@ def fingerprint(annotation_dir: str | Path) -> str:
     """sha256 over the annotation files' names and bytes, in sorted order (first 16 hex digits)."""
     digest = hashlib.sha256()
     root = Path(annotation_dir)
-    for path in sorted(root.rglob("*.json")):
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".json", ".xml")):  # .xml: HiEve
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -57,15 +57,19 @@ def recoverable_joints(videos: Sequence[Video], degraded: Mapping[int, np.ndarra
     }
 
 
-def split_summary(annotations: str | Path, image_root: str | Path | None = None) -> dict:
-    """Counts for one split; fails (naming the file) on any malformed annotation or missing frame."""
-    videos = load_posetrack(annotations, image_root)
+def split_summary(
+    annotations: str | Path, image_root: str | Path | None = None, videos: list[Video] | None = None
+) -> dict:
+    """Counts for one split; fails (naming the file) on any malformed annotation or missing frame.
+    ``videos``: the split as another dataset's loader read it (no PoseTrack files to read)."""
+    posetrack_files = videos is None
+    videos = load_posetrack(annotations, image_root) if posetrack_files else videos
     check_frames_exist(videos)
     frames = list(iter_frames(videos))
     people = [p for f in frames for p in f.people]
     vis = np.concatenate([p.joints[:, 2] for p in people]) if people else np.zeros(0)
     labelled = vis > 0
-    degraded = read_degraded(annotations)
+    degraded = read_degraded(annotations) if posetrack_files else {}
     return {
         "videos": len(videos),
         "frames": len(frames),
@@ -78,9 +82,15 @@ def split_summary(annotations: str | Path, image_root: str | Path | None = None)
     }
 
 
-def dataset_summary(root: str | Path, splits: tuple[str, ...] = ("train", "val")) -> dict:
-    """Per-split counts of a PoseTrack-layout folder plus the annotations' fingerprint."""
+def dataset_summary(
+    root: str | Path, splits: tuple[str, ...] = ("train", "val"), loader: str = "posetrack"
+) -> dict:
+    """Per-split counts of a dataset (``loader``: tdmi.data.datasets) plus the annotations'
+    fingerprint."""
+    from tdmi.data.datasets import load_dataset
+
     root = Path(root)
-    out = {split: split_summary(root / "annotations" / split, root) for split in splits}
+    loaded = {s: load_dataset(loader, root, s) for s in splits} if loader != "posetrack" else {}
+    out = {s: split_summary(root / "annotations" / s, root, loaded.get(s)) for s in splits}
     out["fingerprint"] = fingerprint(root / "annotations")
     return out
