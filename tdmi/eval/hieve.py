@@ -52,7 +52,7 @@ import numpy as np
 from tdmi.data.joints import HIEVE
 from tdmi.data.posetrack import Frame, Person, Video, iter_frames
 from tdmi.eval.coco import HIEVE_SIGMAS, coco_oks
-from tdmi.eval.posetrack import PoseTrackAP, _average_precision, _true_positives
+from tdmi.eval.posetrack import PoseTrackAP, _true_positives, per_joint_ap
 from tdmi.eval.results import PosePrediction, group_by_image
 
 HEAD_RULES = ("nose_chest", "box")
@@ -124,14 +124,7 @@ def evaluate_hieve_ap(
         np.concatenate(labels),
         np.concatenate(has),
     )
-    result: dict[str, dict] = {"ap": {}, "precision": {}, "recall": {}, "num_gt": {}}
-    for j, name in enumerate(HIEVE.names):
-        column = has_all[:, j]
-        ap, pre, rec = _average_precision(
-            scores_all[column, j], labels_all[column, j], int(num_gt[j])
-        )
-        result["ap"][name], result["precision"][name], result["recall"][name] = ap, pre, rec
-        result["num_gt"][name] = int(num_gt[j])
+    result = per_joint_ap(HIEVE.names, scores_all, labels_all, has_all, num_gt)
     return HiEveAP(**result, num_frames=len(frames))
 
 

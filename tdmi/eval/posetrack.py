@@ -250,16 +250,23 @@ def evaluate_posetrack(
     scores_all = np.concatenate(scores) if frames else np.zeros((0, width))
     labels_all = np.concatenate(labels) if frames else np.zeros((0, width), dtype=bool)
     has_all = np.concatenate(has) if frames else np.zeros((0, width), dtype=bool)
+    names = [JOINT_NAMES[j] for j in POSEVAL_JOINTS]
+    result = per_joint_ap(names, scores_all, labels_all, has_all, num_gt)
+    return PoseTrackAP(**result, num_frames=len(frames))
+
+
+def per_joint_ap(
+    names: Sequence[str], scores: np.ndarray, labels: np.ndarray, has: np.ndarray, num_gt: np.ndarray
+) -> dict[str, dict]:
+    """Step 7 for every joint: column k of the (N, K) predicted-joint arrays is joint ``names[k]``
+    with ``num_gt[k]`` positives; returns {"ap", "precision", "recall", "num_gt"} by name."""
     result: dict[str, dict] = {"ap": {}, "precision": {}, "recall": {}, "num_gt": {}}
-    for k, j in enumerate(POSEVAL_JOINTS):
-        name = JOINT_NAMES[j]
-        column = has_all[:, k]
-        ap, pre, rec = _average_precision(
-            scores_all[column, k], labels_all[column, k], int(num_gt[k])
-        )
+    for k, name in enumerate(names):
+        column = has[:, k]
+        ap, pre, rec = _average_precision(scores[column, k], labels[column, k], int(num_gt[k]))
         result["ap"][name], result["precision"][name], result["recall"][name] = ap, pre, rec
         result["num_gt"][name] = int(num_gt[k])
-    return PoseTrackAP(**result, num_frames=len(frames))
+    return result
 
 
 def print_table(result: PoseTrackAP, title: str = "PoseTrack AP (poseval)") -> None:
