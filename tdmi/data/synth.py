@@ -225,22 +225,24 @@ def _parts(body: Body, xy: np.ndarray, depth: np.ndarray, yaw: float) -> list[tu
     return parts
 
 
-def _paint(canvas: np.ndarray, labels: np.ndarray, owner: int, kind: str, args: tuple) -> None:
-    """Draw one primitive on the image and write its owner into the label map."""
+def _paint(canvas: np.ndarray, labels: np.ndarray | None, owner: int, kind: str, args: tuple) -> None:
+    """Draw one primitive on the image and write its owner into the label map (if one is given)."""
     if kind == "limb":
         a, b, width, color = args
         pa, pb = tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int))
         cv2.line(canvas, pa, pb, _shade(color, 0.6), width + 2, cv2.LINE_AA)
         cv2.line(canvas, pa, pb, color, width, cv2.LINE_AA)
         cv2.line(canvas, pa, pb, _shade(color, 1.3), max(1, width // 3), cv2.LINE_AA)
-        cv2.line(labels, pa, pb, owner, width + 2)
+        if labels is not None:
+            cv2.line(labels, pa, pb, owner, width + 2)
     elif kind == "torso":
         quad, color = args
         pts = np.round(quad).astype(np.int32)
         cv2.fillConvexPoly(canvas, pts, _shade(color, 0.85), cv2.LINE_AA)
         inner = np.round(quad.mean(0) + (quad - quad.mean(0)) * 0.7).astype(np.int32)
         cv2.fillConvexPoly(canvas, inner, color, cv2.LINE_AA)
-        cv2.fillConvexPoly(labels, pts, owner)
+        if labels is not None:
+            cv2.fillConvexPoly(labels, pts, owner)
     else:
         centre, radius, skin, hair, facing, nose = args
         c, r = tuple(np.round(centre).astype(int)), max(3, int(radius))
@@ -251,7 +253,8 @@ def _paint(canvas: np.ndarray, labels: np.ndarray, owner: int, kind: str, args: 
             for dx in (-r // 3, r // 3):
                 cv2.circle(canvas, (n[0] + dx, n[1] - r // 4), max(1, r // 6), (30, 30, 30), -1)
             cv2.line(canvas, (n[0] - r // 4, n[1] + r // 3), (n[0] + r // 4, n[1] + r // 3), (40, 20, 120), 1)
-        cv2.circle(labels, c, r, owner, -1)
+        if labels is not None:
+            cv2.circle(labels, c, r, owner, -1)
 
 
 # ----------------------------------------------------------------------------- one video
@@ -446,7 +449,9 @@ def render_video(cfg: SynthConfig, split: str, index: int, out: Path) -> dict:
         occluder = _occluder(degrade_rng, bodies, f) if transients[f] == "occluder" else None
         for s in range(subframes):  # average over the shutter: honest blur of fast limbs
             t = f + (s / (subframes - 1) - 0.5) * shutter if subframes > 1 else f
-            canvas, labels = bg.copy(), np.zeros((cfg.height, cfg.width), np.int32)
+            canvas, labels = bg.copy(), None
+            if s == subframes // 2:  # the labelled instant: who owns each pixel decides v
+                labels = key_labels = np.zeros((cfg.height, cfg.width), np.int32)
             parts = []
             for owner, body in enumerate(bodies, start=1):
                 xy, depth = project(body, t, np.zeros(2))
@@ -456,8 +461,6 @@ def render_video(cfg: SynthConfig, split: str, index: int, out: Path) -> dict:
             if occluder is not None:
                 _paint_occluder(canvas, labels, occluder)
             acc += canvas
-            if s == subframes // 2:
-                key_labels = labels
         frame = _degrade_frame(acc / subframes, transients[f], degrade_rng) + noise_rng.normal(0, 255 * cfg.noise, acc.shape)
         cv2.imwrite(str(img_dir / f"{f:06d}.jpg"), np.clip(frame, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
         for owner, body in enumerate(bodies, start=1):
