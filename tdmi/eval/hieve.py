@@ -46,10 +46,11 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from tdmi.data.joints import HIEVE
+from tdmi.data.joints import HIEVE, JointSet
 from tdmi.data.posetrack import Frame, Person, Video, iter_frames
 from tdmi.eval.coco import HIEVE_SIGMAS, coco_oks
 from tdmi.eval.posetrack import PoseTrackAP, _true_positives, per_joint_ap
@@ -79,15 +80,7 @@ def head_size(person: Person, head: str = "nose_chest") -> float:
 class HiEveAP(PoseTrackAP):
     """poseval's per-joint AP on HiEve's 14 joints; columns by HiEve's joint groups."""
 
-    def columns(self, kind: str = "ap") -> dict[str, float]:
-        values: dict[str, float] = getattr(self, kind)
-        out = {
-            g: float(np.mean([values[HIEVE.names[j]] for j in js]))
-            for g, js in HIEVE.groups.items()
-        }
-        finite = [v for v in values.values() if not np.isnan(v)]
-        out["Mean"] = float(np.mean(finite)) if finite else float("nan")
-        return out
+    joints: ClassVar[JointSet] = HIEVE
 
 
 def _predicted(preds: Sequence[PosePrediction]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -65,6 +65,7 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import shapely
@@ -72,7 +73,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tdmi.data.joints import EVALUATED_JOINTS, JOINT_GROUPS, JOINT_NAMES, NUM_JOINTS
+from tdmi.data.joints import EVALUATED_JOINTS, JOINT_NAMES, NUM_JOINTS, POSETRACK, JointSet
 from tdmi.data.posetrack import Frame, PoseTrackFormatError, Video, iter_frames, load_posetrack
 from tdmi.eval.results import (
     COLUMNS,
@@ -199,13 +200,14 @@ class PoseTrackAP:
     recall: dict[str, float]
     num_gt: dict[str, int]
     num_frames: int
+    joints: ClassVar[JointSet] = POSETRACK  # whose names and groups make the columns
 
     def columns(self, kind: str = "ap") -> dict[str, float]:
         """The paper's columns Head ... Ankle, Mean for ``kind`` in ap / precision / recall."""
         values: dict[str, float] = getattr(self, kind)
         out = {
-            g: float(np.mean([values[JOINT_NAMES[j]] for j in js]))
-            for g, js in JOINT_GROUPS.items()
+            g: float(np.mean([values[self.joints.names[j]] for j in js]))
+            for g, js in self.joints.groups.items()
         }
         finite = [v for v in values.values() if not np.isnan(v)]
         out["Mean"] = float(np.mean(finite)) if finite else float("nan")
