@@ -55,11 +55,14 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path, tiny_synth:
 
 
 def test_labels_are_honest(synth_root: Path) -> None:
-    """v=0 ears and out-of-frame joints; every v=1 joint lies inside someone else's box."""
+    """v=0 ears and out-of-frame joints; every v=1 joint lies inside someone else's box or under
+    a transient occluder."""
     occluded = 0
+    flags = synth.read_degraded(synth_root / "annotations" / "train")
     for frame in iter_frames(load_posetrack(synth_root / "annotations" / "train")):
         for k, person in enumerate(frame.people):
-            j = person.joints
+            j = person.joints.copy()
+            j[(flags[person.ann_id] & synth.OCCLUDER) != 0, 2] = 2  # hidden by no one's body
             assert np.all(j[[3, 4], 2] == 0), "PoseTrack never labels ears"
             lab = j[:, 2] > 0
             assert np.all((j[lab, 0] >= 0) & (j[lab, 0] < frame.width) & (j[lab, 1] >= 0) & (j[lab, 1] < frame.height))

@@ -79,7 +79,8 @@ MARKER = "synth_config.json"  # the set's config, written first: the folders gen
 
 @dataclass
 class SynthConfig:
-    """Size and difficulty of the synthetic set; every knob is in [0, 1] unless a count."""
+    """Size and difficulty of the synthetic set; every knob is in [0, 1] unless a count. The
+    defaults are the default set's (experiments/conf/data/synth.yaml)."""
 
     videos: int = 32  # training videos; val gets ``val_videos``
     val_videos: int = 8
@@ -87,13 +88,13 @@ class SynthConfig:
     width: int = 320
     height: int = 240
     people: tuple[int, int] = (2, 3)  # inclusive range of people per video
-    speed: float = 0.5  # limb and body motion speed
-    blur: float = 0.3  # motion blur: shutter of SHUTTER * blur frames, averaged over sub-frames
+    speed: float = 0.6  # limb and body motion speed
+    blur: float = 0.6  # motion blur: shutter of SHUTTER * blur frames, averaged over sub-frames
     occlusion: float = 0.4  # probability that two people cross paths
-    distractor: float = 0.3  # probability of an extra person passing close to a target
+    distractor: float = 0.5  # probability of an extra person passing close to a target
     truncation: float = 0.2  # probability that a person walks across the frame border
     noise: float = 0.02  # Gaussian frame noise, fraction of the 0..255 range
-    transient: float = 0.0  # probability that a frame gets a one-frame degradation
+    transient: float = 0.3  # probability that a frame gets a one-frame degradation
     transients: tuple[str, ...] = tuple(TRANSIENTS)  # the kinds drawn from
     crowd: float = 0.0  # extra people packed into the middle of the frame
     smear_px: float = 6.0  # motion blur: a joint smeared over more pixels is flagged SMEAR
