@@ -99,6 +99,21 @@ def _write(tmp_path: Path, doc) -> Path:
         (lambda d: d["images"][0].pop("file_name"), "images[0]"),
         (lambda d: d.update(categories=[{"keypoints": ["nose"] * 17}]), "categories[0].keypoints"),
         (lambda d: d["images"][0].update(ignore_regions_x=[[1, 2, 3]], ignore_regions_y=[]), "images[0].ignore_regions_x/y"),
+        # issue 9, item 6: nonsense that used to be counted, trained on or evaluated
+        (lambda d: d["annotations"][0].update(bbox=[0, 0, -10, 10]), "annotations[0].bbox: width and height must be positive"),
+        (lambda d: d["annotations"][0].update(bbox=[0, 0, 10, 0]), "annotations[0].bbox: width and height must be positive"),
+        (lambda d: d["annotations"][0].update(bbox_head=[0, 0, 2, -2]), "annotations[0].bbox_head: width and height"),
+        (lambda d: d["annotations"][0].update(keypoints=[1.0, 2.0, 1] * 16 + [1.0, 2.0, 3]), "annotations[0].keypoints: visibility of right_ankle must be 0, 1 or 2, got 3"),
+        (lambda d: d["images"].append({**d["images"][0], "id": 10000010001}), "images[1].frame_id: frame 0 of video 000001 is also images[0]"),
+        (lambda d: d["images"][0].update(is_labeled="false"), "images[0].is_labeled: expected true or false, got 'false'"),
+        # issue 9, item 10: raw TypeError/ValueError before, without the file name
+        (lambda d: d["annotations"][0].update(track_id=None), "annotations[0].track_id: expected an integer, got None"),
+        (lambda d: d["annotations"][0].update(image_id="abc"), "annotations[0].image_id: expected an integer, got 'abc'"),
+        (lambda d: d["images"][0].update(id="10000010000"), "images[0].id: expected an integer"),
+        (lambda d: d["images"][0].update(width="wide"), "images[0].width: expected an integer, got 'wide'"),
+        (lambda d: d["images"][0].update(ignore_regions_x=5, ignore_regions_y=[]), "images[0].ignore_regions_x/y: expected lists"),
+        (lambda d: d["images"][0].update(ignore_regions_x=[[1, "a", 3]], ignore_regions_y=[[1, 2, 3]]), "images[0].ignore_regions_x[0]"),
+        (lambda d: d["annotations"][0].update(bbox=["a", 0, 1, 1]), "annotations[0].bbox: expected 4 finite numbers"),
     ],
 )
 def test_bad_annotation_names_file_and_field(tmp_path: Path, mutate, where: str) -> None:
@@ -107,7 +122,43 @@ def test_bad_annotation_names_file_and_field(tmp_path: Path, mutate, where: str)
     path = _write(tmp_path, doc)
     with pytest.raises(PoseTrackFormatError) as err:
         load_posetrack(path)
-    assert str(path) in str(err.value) and where in str(err.value)
+    assert str(err.value).startswith(f"{path}: ") and where in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("encode", "where"),
+    [
+        (lambda text: text.encode("utf-16"), "encoding: UTF-16 or UTF-32, not UTF-8"),
+        (lambda text: text.encode("utf-16-le"), "encoding: UTF-16 or UTF-32, not UTF-8"),
+        (lambda text: text.replace("000001", "00000\u00e9").encode("latin-1"), r"byte 25: not UTF-8 text \(invalid continuation byte\)"),  # the first é
+    ],
+)
+def test_file_not_in_utf8_is_named(tmp_path: Path, encode, where: str) -> None:
+    path = tmp_path / "video.json"
+    path.write_bytes(encode(json.dumps(_doc(), ensure_ascii=False)))
+    with pytest.raises(PoseTrackFormatError, match=rf"video\.json: {where}"):
+        load_posetrack(path)
+
+
+def test_utf8_byte_order_mark_and_integral_floats_are_read(tmp_path: Path) -> None:
+    doc = _doc()
+    doc["annotations"][0]["track_id"] = 4.0
+    path = tmp_path / "video.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
+    (video,) = load_posetrack(path)
+    assert video.frames[0].people[0].track_id == 4
+
+
+def test_person_without_bbox_gets_the_extent_of_its_joints_and_head(tmp_path: Path) -> None:
+    doc = _doc()
+    keypoints = np.zeros((17, 3))
+    keypoints[[0, 5, 16]] = [[10, 20, 1], [30, 60, 2], [20, 120, 1]]
+    keypoints[9] = [500, 500, 0]  # not labelled: outside the box
+    doc["annotations"][0].pop("bbox")
+    doc["annotations"][0].update(keypoints=keypoints.ravel().tolist(), bbox_head=[5, 10, 10, 10])
+    (video,) = load_posetrack(_write(tmp_path, doc))
+    # x 5..30, y 10..120 (head box 5..15 x 10..20), grown by 10% each side
+    np.testing.assert_allclose(video.frames[0].people[0].bbox, [2.5, -1, 30, 132])
 
 
 def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
@@ -136,6 +187,17 @@ def test_duplicate_image_across_files_is_an_error(tmp_path: Path) -> None:
     for name in ("a.json", "b.json"):
         (folder / name).write_text(json.dumps(_doc()))
     with pytest.raises(PoseTrackFormatError, match="also in"):
+        load_posetrack(folder)
+
+
+def test_same_frame_of_a_video_in_two_files_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "ann"
+    folder.mkdir()
+    other = _doc()
+    other["images"][0]["id"] = other["annotations"][0]["image_id"] = 10000010007
+    (folder / "a.json").write_text(json.dumps(_doc()))
+    (folder / "b.json").write_text(json.dumps(other))
+    with pytest.raises(PoseTrackFormatError, match=r"b\.json: images\.frame_id: frame 0 of video 000001 also in .*a\.json"):
         load_posetrack(folder)
 
 

@@ -7,11 +7,26 @@ one merged COCO-style file. Both hold ``images`` (with ``vid_id``, ``frame_id``,
 ``python -m tdmi.data.posetrack17`` (see that module).
 
 Every check that fails raises :class:`PoseTrackFormatError` naming the file and the field, so a
-corrupt annotation is found where it is, never silently dropped.
+corrupt annotation is found where it is, never silently dropped. What is refused, where the format
+leaves room (our choices; each a one-line error, nothing normalised behind the user's back):
+
+- files that are not UTF-8 (RFC 8259's JSON encoding; a UTF-8 byte-order mark is skipped);
+- integer fields (ids, ``frame_id``, ``track_id``, ``width``, ``height``, ``nframes``) holding
+  anything but an integer (``null``, ``"abc"``; an integral float such as 3.0 passes);
+- ``is_labeled`` that is not true/false or 1/0 (a string is refused: ``bool("false")`` is True);
+- a ground-truth ``bbox`` or ``bbox_head`` of zero or negative width or height;
+- a keypoint visibility outside {0, 1, 2};
+- two images of one video with the same frame index (``frame_id``), in one file or two;
+- ignore regions that are not lists of coordinate lists.
+
+A person without ``bbox`` is accepted (AP never reads it, and poseval accepts it): its box is then
+the extent of its labelled joints and head box grown by 10% on each side, the rule
+:mod:`tdmi.data.posetrack17` uses for PoseTrack17, which has no person boxes.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -19,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from tdmi.data.joints import JOINT_NAMES, NUM_JOINTS
 
@@ -90,13 +106,33 @@ def make_frame_id(video_number: int, frame_index: int) -> int:
 
 
 def read_json(path: Path) -> dict | list:
+    """One JSON document; orjson for speed, the standard parser for the error's line and column.
+
+    Files must be UTF-8 (RFC 8259); a UTF-8 byte-order mark is skipped. NaN and Infinity, which
+    only the standard parser reads, reach the field checks that name them."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as err:
-        raise PoseTrackFormatError(path, f"line {err.lineno} column {err.colno}", f"malformed JSON ({err.msg})") from err
+        raw = Path(path).read_bytes()
     except OSError as err:
         raise PoseTrackFormatError(path, "file", f"cannot be read ({err.strerror})") from err
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in raw:
+        raise PoseTrackFormatError(path, "encoding", "UTF-16 or UTF-32, not UTF-8: save it as UTF-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PoseTrackFormatError(
+            path, f"byte {err.start}", f"not UTF-8 text ({err.reason}): save it as UTF-8"
+        ) from err
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise PoseTrackFormatError(
+            path, f"line {err.lineno} column {err.colno}", f"malformed JSON ({err.msg})"
+        ) from err
 
 
 def require_field(path: Path, where: str, obj: dict, key: str):
@@ -105,10 +141,35 @@ def require_field(path: Path, where: str, obj: dict, key: str):
     return obj[key]
 
 
-def _box(path: Path, where: str, value, name: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64) if value is not None else None
+def integer(path: Path, where: str, value) -> int:
+    """A JSON integer (a float with an integral value passes); anything else names the field."""
+    if type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise PoseTrackFormatError(path, where, f"expected an integer, got {value!r}")
+
+
+def _flag(path: Path, where: str, value) -> bool:
+    """``is_labeled``: true/false (or 1/0). A string is refused, not read: bool("false") is True."""
+    if isinstance(value, bool | int | float) and value in (0, 1):
+        return bool(value)
+    raise PoseTrackFormatError(path, where, f"expected true or false, got {value!r}")
+
+
+def _box(path: Path, where: str, value, name: str, positive: bool = False) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64) if value is not None else None
+    except (TypeError, ValueError):
+        arr = None
     if arr is None or arr.shape != (4,) or not np.all(np.isfinite(arr)):
-        raise PoseTrackFormatError(path, f"{where}.{name}", f"expected 4 finite numbers [x, y, w, h], got {value!r}")
+        raise PoseTrackFormatError(
+            path, f"{where}.{name}", f"expected 4 finite numbers [x, y, w, h], got {value!r}"
+        )
+    if positive and not (arr[2] > 0 and arr[3] > 0):
+        raise PoseTrackFormatError(
+            path, f"{where}.{name}", f"width and height must be positive, got {value!r}"
+        )
     return arr
 
 
@@ -119,24 +180,71 @@ def parse_keypoints(path: Path, where: str, value) -> np.ndarray:
         raise PoseTrackFormatError(path, f"{where}.keypoints", "not a list of numbers") from err
     if arr.shape != (NUM_JOINTS * 3,):
         raise PoseTrackFormatError(
-            path, f"{where}.keypoints", f"expected {NUM_JOINTS * 3} numbers (17 x, y, v triplets), got shape {arr.shape}"
+            path,
+            f"{where}.keypoints",
+            f"expected {NUM_JOINTS * 3} numbers (17 x, y, v triplets), got shape {arr.shape}",
         )
     if not np.all(np.isfinite(arr)):
         raise PoseTrackFormatError(path, f"{where}.keypoints", "holds NaN or infinity")
     return arr.reshape(NUM_JOINTS, 3)
 
 
+def stack_keypoints(path: Path, wheres: list[str], values: list) -> np.ndarray:
+    """(N, 17, 3) keypoints of N annotations in one conversion; the first bad one is named."""
+    try:
+        arr = np.array(values, dtype=np.float64)
+        if arr.shape == (len(values), NUM_JOINTS * 3) and np.isfinite(arr).all():
+            return arr.reshape(-1, NUM_JOINTS, 3)
+    except (TypeError, ValueError):
+        pass
+    for where, value in zip(wheres, values, strict=True):
+        parse_keypoints(path, where, value)
+    return np.zeros((0, NUM_JOINTS, 3))  # reached only for N = 0: every bad value raised above
+
+
+def box_around(points: np.ndarray, margin: float = 0.1) -> np.ndarray:
+    """[x, y, w, h] of the points' extent grown by ``margin`` of its size on each side (the
+    DCPose line's person boxes); zeros when there are no points."""
+    if len(points) == 0:
+        return np.zeros(4)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = margin * (hi - lo)
+    return np.concatenate([lo - pad, hi - lo + 2 * pad])
+
+
 def _ignore_regions(path: Path, where: str, image: dict) -> list[np.ndarray]:
     xs, ys = image.get("ignore_regions_x") or [], image.get("ignore_regions_y") or []
+    if not isinstance(xs, list) or not isinstance(ys, list):
+        raise PoseTrackFormatError(
+            path, f"{where}.ignore_regions_x/y", f"expected lists of coordinate lists, got {xs!r}, {ys!r}"
+        )
     if len(xs) != len(ys):
         raise PoseTrackFormatError(path, f"{where}.ignore_regions_x/y", f"{len(xs)} x lists but {len(ys)} y lists")
     regions = []
     for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        if len(x) != len(y):
-            raise PoseTrackFormatError(path, f"{where}.ignore_regions_x[{k}]", f"{len(x)} x but {len(y)} y coordinates")
-        if len(x) >= 3:  # fewer points enclose nothing (poseval would crash on them)
-            regions.append(np.stack([np.asarray(x, float), np.asarray(y, float)], axis=1))
+        try:
+            points = np.array([x, y], dtype=np.float64)
+        except (TypeError, ValueError):
+            points = None
+        if points is None or points.ndim != 2 or not np.isfinite(points).all():
+            raise PoseTrackFormatError(
+                path, f"{where}.ignore_regions_x[{k}]", f"expected two equally long lists of numbers, got {x!r}, {y!r}"
+            )
+        if points.shape[1] >= 3:  # fewer points enclose nothing (poseval would crash on them)
+            regions.append(points.T)
     return regions
+
+
+def _check_visibility(path: Path, wheres: list[str], joints: np.ndarray) -> None:
+    vis = joints[:, :, 2]
+    bad = ~((vis == 0) | (vis == 1) | (vis == 2))
+    if bad.any():
+        row, joint = np.argwhere(bad)[0]
+        raise PoseTrackFormatError(
+            path,
+            f"{wheres[row]}.keypoints",
+            f"visibility of {JOINT_NAMES[joint]} must be 0, 1 or 2, got {vis[row, joint]:g}",
+        )
 
 
 def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:
@@ -144,50 +252,70 @@ def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:
     if not isinstance(data, dict):
         raise PoseTrackFormatError(path, "top level", "expected an object with 'images' and 'annotations'")
     images = require_field(path, "top level", data, "images")
+    annotations = data.get("annotations") or []
+    if not isinstance(images, list) or not isinstance(annotations, list):
+        raise PoseTrackFormatError(path, "top level", "'images' and 'annotations' must be lists")
     for c, category in enumerate(data.get("categories") or []):
         names = category.get("keypoints") if isinstance(category, dict) else None
         if names is not None and tuple(names) != JOINT_NAMES:
             raise PoseTrackFormatError(path, f"categories[{c}].keypoints", f"expected PoseTrack18's 17 joints in order {list(JOINT_NAMES)}")
-    annotations = data.get("annotations") or []
     frames: dict[int, Frame] = {}
+    slots: dict[tuple[str, int], int] = {}  # (video, frame index) -> position in images
     for i, image in enumerate(images):
         where = f"images[{i}]"
-        image_id = int(require_field(path, where, image, "id"))
-        file_name = str(require_field(path, where, image, "file_name"))
-        vid = str(image.get("vid_id", Path(file_name).parent.name.split("_")[0]))
-        frame_id = image.get("frame_id", image_id)
+        image_id = integer(path, f"{where}.id", require_field(path, where, image, "id"))
+        file_name = require_field(path, where, image, "file_name")
+        if not isinstance(file_name, str):
+            raise PoseTrackFormatError(path, f"{where}.file_name", f"expected a path, got {file_name!r}")
+        vid = str(image["vid_id"]) if "vid_id" in image else Path(file_name).parent.name.split("_")[0]
+        index = frame_index_from_id(integer(path, f"{where}.frame_id", image.get("frame_id", image_id)))
         if image_id in frames:
             raise PoseTrackFormatError(path, f"{where}.id", f"duplicate image id {image_id}")
+        if (vid, index) in slots:
+            raise PoseTrackFormatError(
+                path, f"{where}.frame_id", f"frame {index} of video {vid} is also images[{slots[vid, index]}]"
+            )
+        slots[vid, index] = i
         frames[image_id] = Frame(
             image_id=image_id,
             video=vid,
-            frame_index=frame_index_from_id(frame_id),
+            frame_index=index,
             path=image_root / file_name,
-            width=int(image.get("width", 0)),
-            height=int(image.get("height", 0)),
-            nframes=int(image.get("nframes", 0)),
-            is_labeled=bool(image.get("is_labeled", False)),
+            width=integer(path, f"{where}.width", image.get("width", 0)),
+            height=integer(path, f"{where}.height", image.get("height", 0)),
+            nframes=integer(path, f"{where}.nframes", image.get("nframes", 0)),
+            is_labeled=_flag(path, f"{where}.is_labeled", image.get("is_labeled", False)),
             ignore_regions=_ignore_regions(path, where, image),
             file_name=file_name,
             source=path,
         )
+    posed, wheres = [], []  # the annotations with keypoints (a PoseTrack21 box-only one is no pose)
     for i, ann in enumerate(annotations):
         where = f"annotations[{i}]"
-        image_id = int(require_field(path, where, ann, "image_id"))
+        image_id = integer(path, f"{where}.image_id", require_field(path, where, ann, "image_id"))
         if image_id not in frames:
             raise PoseTrackFormatError(path, f"{where}.image_id", f"image id {image_id} has no entry in 'images'")
-        if "keypoints" not in ann:  # PoseTrack21 also lists people with only a box: not pose ground truth
-            continue
-        joints = parse_keypoints(path, where, ann["keypoints"])
-        bbox = _box(path, where, require_field(path, where, ann, "bbox"), "bbox")
+        if "keypoints" in ann:
+            posed.append((i, ann, image_id))
+            wheres.append(where)
+    joints = stack_keypoints(path, wheres, [ann["keypoints"] for _, ann, _ in posed])
+    _check_visibility(path, wheres, joints)
+    for (i, ann, image_id), where, person_joints in zip(posed, wheres, joints, strict=True):
         head = ann.get("bbox_head")
+        head = _box(path, where, head, "bbox_head", positive=True) if head is not None else None
+        if ann.get("bbox") is not None:
+            bbox = _box(path, where, ann["bbox"], "bbox", positive=True)
+        else:  # AP never reads it (poseval accepts it absent); crops get the joints' extent
+            corners = head.reshape(2, 2).cumsum(axis=0) if head is not None else np.zeros((0, 2))
+            bbox = box_around(np.concatenate([person_joints[person_joints[:, 2] > 0, :2], corners]))
+        track = ann.get("track_id", -1)
         frames[image_id].people.append(
             Person(
-                joints=joints,
+                joints=person_joints,
                 bbox=bbox,
-                head_box=_box(path, where, head, "bbox_head") if head is not None else None,
-                track_id=int(ann.get("track_id", -1)),
-                ann_id=int(ann.get("id", i)),
+                head_box=head,
+                track_id=integer(path, f"{where}.track_id", track),
+                ann_id=integer(path, f"{where}.id", ann.get("id", i)),
             )
         )
     return list(frames.values())
@@ -218,11 +346,17 @@ def load_posetrack(path: str | Path, image_root: str | Path | None = None) -> li
     root = Path(image_root) if image_root is not None else guess_image_root(path)
     by_video: dict[str, list[Frame]] = defaultdict(list)
     seen: dict[int, Path] = {}
+    slots: dict[tuple[str, int], Path] = {}  # (video, frame index) -> file
     for file in annotation_files(path):
         for frame in parse_posetrack(read_json(file), file, root):
             if frame.image_id in seen:
                 raise PoseTrackFormatError(file, "images.id", f"image id {frame.image_id} also in {seen[frame.image_id]}")
-            seen[frame.image_id] = file
+            slot = frame.video, frame.frame_index
+            if slots.get(slot, file) != file:
+                raise PoseTrackFormatError(
+                    file, "images.frame_id", f"frame {frame.frame_index} of video {frame.video} also in {slots[slot]}"
+                )
+            seen[frame.image_id] = slots[slot] = file
             by_video[frame.video].append(frame)
     return [Video(name, sorted(frames, key=lambda f: f.frame_index)) for name, frames in sorted(by_video.items())]
 

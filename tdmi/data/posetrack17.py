@@ -8,7 +8,8 @@ the head box and whose ``annopoints[0].point[]`` holds joints by id in poseval's
 one-element lists; both forms are read.
 
 Choices where PoseTrack17 is silent: the person box (absent in PT17) is the labelled joints'
-extent united with the head box, enlarged by 10% on each side (the boxes the DCPose line builds);
+extent united with the head box, enlarged by 10% on each side (the boxes the DCPose line builds,
+:func:`tdmi.data.posetrack.box_around`);
 ears stay unlabelled, as in PoseTrack18.
 
     python -m tdmi.data.posetrack17 --src PoseTrack2017/annotations/val --out data/PoseTrack2017/annotations/val
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tdmi.data.joints import JOINT_NAMES, NUM_JOINTS, posetrack_category
-from tdmi.data.posetrack import PoseTrackFormatError, make_frame_id, read_json
+from tdmi.data.posetrack import PoseTrackFormatError, box_around, make_frame_id, read_json
 
 PT17_TO_PT18 = {0: "right_ankle", 1: "right_knee", 2: "right_hip", 3: "left_hip", 4: "left_knee", 5: "left_ankle",
                 6: "right_wrist", 7: "right_elbow", 8: "right_shoulder", 9: "left_shoulder", 10: "left_elbow",
@@ -72,15 +73,11 @@ def convert_video(doc: dict, path: Path) -> dict:
                 head = [float(_scalar(rect[key])) for key in ("x1", "y1", "x2", "y2")]
             except KeyError as err:
                 raise PoseTrackFormatError(path, f"{where}.annorect[{k}]", f"missing head box field {err}") from err
-            lab = joints[joints[:, 2] > 0, :2]
-            lo = np.minimum(lab.min(0), head[:2])
-            hi = np.maximum(lab.max(0), head[2:])
-            pad = 0.1 * (hi - lo)
-            lo, hi = lo - pad, hi + pad
+            box = box_around(np.concatenate([joints[joints[:, 2] > 0, :2], [head[:2], head[2:]]]))
             annotations.append({"id": image_id * 100 + k, "image_id": image_id, "category_id": 1,
                                 "track_id": int(_scalar(rect.get("track_id", [k]))),
                                 "keypoints": [float(v) for v in joints.reshape(-1)],
-                                "bbox": [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])],
+                                "bbox": box.tolist(),
                                 "bbox_head": [head[0], head[1], head[2] - head[0], head[3] - head[1]]})  # fmt: skip
     return {"categories": [posetrack_category()], "images": images, "annotations": annotations}
 
