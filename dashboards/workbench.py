@@ -15,23 +15,44 @@ import mlflow
 import optuna
 import pandas as pd
 import plotly.graph_objects as go
+import settings
 import streamlit as st
 
 from tdmi.reference import load_reference
-from tdmi.results import ablation, dvc_metrics, qualitative, runs, studies
+from tdmi.results import ablation, dvc_metrics, qualitative, run_table, studies
 from tdmi.results.config import DashboardConfig
 
 TTL = 60  # seconds: new runs and trials appear within a minute; a sweep trial takes longer
+TRACE_CONFIG = {  # the columns that lead from a row to its run (tdmi.results.run_table.TRACE_COLUMNS)
+    "run_name": st.column_config.TextColumn("run"),
+    "mlflow": st.column_config.LinkColumn("MLflow", display_text="open run", help="the run in the MLflow UI"),
+    "checkpoint": st.column_config.TextColumn("best checkpoint"),
+    "git_commit": st.column_config.TextColumn("git commit"),
+}
 
 
 def config() -> DashboardConfig:
     """Arguments after ``--`` on the streamlit command line, then TDMI_* variables, then defaults."""
-    return DashboardConfig.from_sources(sys.argv[1:])
+    return settings.parse(sys.argv[1:])
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def load_runs(uri: str) -> runs.Runs:
-    return runs.load_runs(uri)
+def load_runs(uri: str) -> run_table.Runs:
+    return run_table.load_runs(uri)
+
+
+def runs_with_pipeline(cfg: DashboardConfig) -> tuple[run_table.Runs, pd.DataFrame]:
+    """(the runs as loaded, their table with the pipeline's run marked and the trace columns)."""
+    loaded = load_runs(cfg.mlflow_uri)
+    found, _ = metrics(cfg.project_dir)
+    run, _ = dvc_metrics.producing_run(found, loaded.table)
+    table = run_table.mark_pipeline(loaded.table, None if run is None else run["run_id"])
+    return loaded, run_table.trace(table, cfg.mlflow_ui)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def learning_curves(uri: str, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    return run_table.learning_curves(uri, run_ids, keys)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -40,8 +61,8 @@ def reference(path: Path | None) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def ablation_summary(uri: str, reference_path: Path | None) -> pd.DataFrame:
-    return ablation.summarise(load_runs(uri).table, reference(reference_path))
+def verdict_table(uri: str, reference_path: Path | None, baseline: str) -> pd.DataFrame:
+    return ablation.verdict_table(load_runs(uri).table, reference(reference_path), baseline)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -51,7 +72,7 @@ def metrics(project_dir: Path) -> tuple[dict, dict]:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def run_details(uri: str, run_id: str) -> tuple[dict, dict]:
-    return runs.run_details(uri, run_id)
+    return run_table.run_details(uri, run_id)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -66,17 +87,22 @@ def study(storage: str, name: str) -> optuna.Study:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def study_figure(storage: str, name: str, kind: str, params: tuple[str, ...] = ()) -> go.Figure:
-    """One of Optuna's own plots (plotly figures pickle, so they cache as data); importances with
-    Optuna's default evaluator (fANOVA), about 0.3 s on 1,000 trials here."""
+    """One of Optuna's own plots (plotly figures pickle, so they cache as data) of the first
+    objective (a cost objective beside it would make Optuna refuse to plot); importances with
+    Optuna's default evaluator (PED-ANOVA in Optuna 5, which ranks parameters by how they reach
+    *low* target values: a maximised first objective is negated for it)."""
     s = study(storage, name)
-    vis = optuna.visualization
+    target_name = studies.objective_names(s)[0]
+    target = (lambda t: t.values[0]) if len(s.directions) > 1 else None
+    if kind == "importances" and target is not None and s.directions[0] == optuna.study.StudyDirection.MAXIMIZE:
+        target = lambda t: -t.values[0]  # noqa: E731
+    plot = {"history": optuna.visualization.plot_optimization_history,
+            "importances": optuna.visualization.plot_param_importances,
+            "parallel": optuna.visualization.plot_parallel_coordinate,
+            "slice": optuna.visualization.plot_slice}[kind]
     if kind == "history":
-        return vis.plot_optimization_history(s)
-    if kind == "importances":
-        return vis.plot_param_importances(s, params=list(params) or None)
-    if kind == "parallel":
-        return vis.plot_parallel_coordinate(s, params=list(params) or None)
-    return vis.plot_slice(s, params=list(params) or None)
+        return plot(s, target=target, target_name=target_name)
+    return plot(s, params=list(params) or None, target=target, target_name=target_name)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

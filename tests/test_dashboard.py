@@ -7,6 +7,7 @@ checked, not only that it renders.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -20,21 +21,23 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import streamlit as st
+from mlflow.entities import Metric
 from streamlit.testing.v1 import AppTest
 
 from tdmi.data.clips import ClipConfig, PoseTrackClips
 from tdmi.data.posetrack import load_posetrack
 from tdmi.data.summary import fingerprint
-from tdmi.engine import TrainConfig, fit, seed_everything
+from tdmi.engine import PoseTrackEvaluator, TrainConfig, fit, seed_everything
 from tdmi.engine.tracking import MLflowTracker
 from tdmi.eval.results import COLUMNS, write_metrics_json
 from tdmi.losses import build_loss
 from tdmi.models.presets import preset_configs
 from tdmi.models.tdmi import build_model
 from tdmi.reference import load_reference
-from tdmi.results import ablation, studies
-from tdmi.results.config import DashboardConfig, inside_outputs
-from tdmi.results.runs import load_runs
+from tdmi.results import ablation, dvc_metrics, studies
+from tdmi.results.config import inside_outputs
+from tdmi.results.run_table import joint_ap, load_runs
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboards" / "app.py")
@@ -59,6 +62,8 @@ FAKE_ROWS = [
     {"table": "ablation_components", "dataset": "PoseTrack2018", "split": "val", "method": "mi_task", "mean": 82.0},
 ]
 STUDY = "sweep-test"
+COST_STUDY = "sweep-cost"  # sweep.cost_objective=true: (mAP, seconds), a multi-objective study
+UI = "http://127.0.0.1:5000"  # the default MLflow UI address every link points at
 
 
 def _objective(trial: optuna.Trial) -> float:
@@ -69,9 +74,11 @@ def _objective(trial: optuna.Trial) -> float:
         values["mi_recon"] = trial.suggest_float("model.mi_recon", 1e-4, 1e-1, log=True)
     stages = trial.suggest_int("model.tde_stages", 1, 4)
     if trial.number == 3:
+        trial.set_user_attr("fail_reason", "ValueError: simulated crash")  # as tdmi/studies/objective.py records it
         raise ValueError("simulated crash")
     score = 50 + 5 * stages - 10 * abs(math.log10(values["mi_task"]) + 2)
-    trial.report(score, 1)
+    trial.report(score - 3, 1)
+    trial.report(score, 2)
     if trial.number > 5 and score < 50:
         raise optuna.TrialPruned()
     return score
@@ -92,7 +99,7 @@ def _tiny_fit(root: Path, uri: str, out: Path) -> tuple[str, float]:
     with MLflowTracker("tdmi", uri, run_name="tiny-fit") as tracker:
         tracker.log_config(config)
         tracker.set_tags(fingerprint(root / "annotations"), "cpu", "tdmi")
-        result = fit(model, loss, train, val, cfg, out, [tracker], extra)
+        result = fit(model, loss, train, PoseTrackEvaluator.for_training(val, cfg), cfg, out, [tracker], extra)
         tracker.log_result(result)
     return tracker.run_id, result
 
@@ -105,7 +112,9 @@ def _ablation_runs(uri: str) -> None:
             run = client.create_run(experiment, run_name=f"{preset}-s{seed}",
                                     tags={"preset": preset, "seed": str(seed), "ablation": "true"})
             client.log_param(run.info.run_id, "data.name", dataset)
-            client.log_metric(run.info.run_id, "best/mAP", value)
+            client.log_batch(run.info.run_id, metrics=[Metric("best/mAP", value, 0, 0)] + [
+                Metric(f"best/AP/{c}", value + k, 0, 0) for k, c in enumerate(COLUMNS[:-1])] + [  # Head = mAP, Shoulder +1...
+                Metric("best/AP/Mean", value, 0, 0)])
             client.set_terminated(run.info.run_id)
     failed = client.create_run(experiment, run_name="tdmi-crashed", tags={"preset": "tdmi", "seed": "7", "ablation": "true"})
     client.log_param(failed.info.run_id, "data.name", "synth")
@@ -113,6 +122,28 @@ def _ablation_runs(uri: str) -> None:
     killed = client.create_run(experiment, run_name="tdmi-killed", tags={"preset": "tdmi", "seed": "8", "ablation": "true"})
     client.log_param(killed.info.run_id, "data.name", "synth")
     client.log_metric(killed.info.run_id, "val/mAP", 99.0)  # half-written: RUNNING, no best/mAP
+
+
+def _sweep_runs(uri: str, study: optuna.Study) -> str:
+    """The MLflow side of a sweep as experiments/sweep.py logs it: a parent run tagged sweep=true
+    carrying the best mAP, and one nested run per trial (tags trial_number, study_name, state) with
+    its per-epoch val/mAP. Returns the parent's run id."""
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("tdmi-sweep")
+    parent = client.create_run(experiment, run_name=STUDY, tags={"study_name": STUDY, "sweep": "true"})
+    client.log_metric(parent.info.run_id, "best/mAP", study.best_value)
+    for trial in study.trials:
+        run = client.create_run(experiment, run_name=f"trial-{trial.number}", tags={
+            "mlflow.parentRunId": parent.info.run_id, "trial_number": str(trial.number), "study_name": STUDY,
+            "state": trial.state.name, "preset": "tdmi+custom", "ablation": "false"})
+        client.log_param(run.info.run_id, "data.name", "synth")
+        for epoch, value in trial.intermediate_values.items():
+            client.log_metric(run.info.run_id, "val/mAP", value, step=epoch)
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            client.log_metric(run.info.run_id, "best/mAP", trial.value)
+        client.set_terminated(run.info.run_id, "FINISHED" if trial.state.is_finished() and trial.state.name != "FAIL" else "FAILED")
+    client.set_terminated(parent.info.run_id)
+    return parent.info.run_id
 
 
 _BUILT: dict[str, dict] = {}  # test_predict/test_browser import the fixture: build it once per session
@@ -138,10 +169,15 @@ def _build(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     override.parent.mkdir(parents=True)
     override.write_text("".join(f"{k}={v}\n" for k, v in study.best_params.items() if ":" not in k))
     study.set_user_attr("best_overrides_file", str(override))
+    parent_id = _sweep_runs(uri, study)
+    cost = optuna.create_study(study_name=COST_STUDY, storage=storage, directions=["maximize", "minimize"],
+                               sampler=optuna.samplers.RandomSampler(seed=0))
+    cost.optimize(lambda t: (t.suggest_float("model.mi_task", 1e-4, 1e-1, log=True) * 100, t.suggest_int("model.tde_stages", 1, 4) * 10.0),
+                  n_trials=6)
     write_metrics_json({"dataset": "synth", "fingerprint": fingerprint(synth_root / "annotations")}, project / "metrics" / "data.json")
     best = next(row for row in result.history if row["epoch"] == result.best_epoch)
-    write_metrics_json({"best_epoch": result.best_epoch, "best_mAP": result.best_metric, "best": best, "last": result.history[-1]},
-                       project / "metrics" / "train.json")
+    write_metrics_json({"best_epoch": result.best_epoch, "best_mAP": result.best_metric, "best": best, "last": result.history[-1],
+                        "run_id": run_id}, project / "metrics" / "train.json")  # as the train stage records it
     # metrics/eval.json as experiments/evaluate.py writes it (shifted by 1 so the page shows which file it read)
     write_metrics_json({"mAP": best["val/mAP"] + 1, "AP": {c: best.get(f"val/AP/{c}", math.nan) + 1 for c in COLUMNS},
                         "oks": {"AP": 0.123}}, project / "metrics" / "eval.json")
@@ -153,7 +189,7 @@ def _build(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={result.files['best']}", f"frames={SAMPLE_FRAMES}",
                     f"detections={detections}", f"out={predicted}"], cwd=REPO, check=True, capture_output=True)
     return {"project": project, "uri": uri, "storage": storage, "run_id": run_id, "result": result, "study": study,
-            "override": override, "predicted": predicted, "synth_root": synth_root}
+            "override": override, "predicted": predicted, "synth_root": synth_root, "parent_id": parent_id, "cost": cost}
 
 
 @pytest.fixture
@@ -165,6 +201,8 @@ def app(workbench: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("TDMI_PROJECT_DIR", str(workbench["project"]))
     monkeypatch.setenv("TDMI_MLFLOW_URI", workbench["uri"])
     monkeypatch.setenv("TDMI_OPTUNA_STORAGE", workbench["storage"])
+    monkeypatch.setenv("TDMI_BASELINE", "baseline")  # the fixture's ablation runs, whatever the config names it
+    monkeypatch.delenv("TDMI_MLFLOW_UI", raising=False)
 
     main_only = tmp_path / "reference_main_only.csv"
     reference_rows = load_reference()
@@ -173,6 +211,8 @@ def app(workbench: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     def run(page: str | None = None, with_fake_rows: bool = True) -> AppTest:
         """``with_fake_rows=False``: the packaged main rows alone, no ablation rows at all."""
         monkeypatch.setenv("TDMI_REFERENCE_CSV", str(reference if with_fake_rows else main_only))
+        st.cache_data.clear()  # the pages' TTL caches live in this process across AppTests
+        st.cache_resource.clear()
         at = AppTest.from_file(APP, default_timeout=60)
         at.run()
         if page:
@@ -213,36 +253,89 @@ def test_verdict_rule() -> None:
     assert diff == 5 and low == pytest.approx(2.7326, abs=1e-3) and high == pytest.approx(7.2674, abs=1e-3)
 
 
+def _settings():
+    """dashboards/settings.py, the app's own command-line module (dashboards/ is no package)."""
+    spec = importlib.util.spec_from_file_location("dashboard_settings", REPO / "dashboards" / "settings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_config_sources_and_path_gate(tmp_path: Path) -> None:
-    env = {"TDMI_PROJECT_DIR": str(tmp_path), "TDMI_OPTUNA_STORAGE": "sqlite:////x.db"}
-    cfg = DashboardConfig.from_sources(["--mlflow-uri", "sqlite:////m.db"], env)
+    parse = _settings().parse
+    env = {"TDMI_PROJECT_DIR": str(tmp_path), "TDMI_OPTUNA_STORAGE": "sqlite:////x.db", "TDMI_BASELINE": "single_frame"}
+    cfg = parse(["--mlflow-uri", "sqlite:////m.db", "--mlflow-ui", "http://mlflow.lab:5000/"], env)
     assert (cfg.project_dir, cfg.mlflow_uri, cfg.optuna_storage) == (tmp_path.resolve(), "sqlite:////m.db", "sqlite:////x.db")
-    assert DashboardConfig.from_sources([], {"TDMI_PROJECT_DIR": str(tmp_path)}).mlflow_uri == f"sqlite:///{tmp_path.resolve() / 'mlruns.db'}"
+    assert (cfg.mlflow_ui, cfg.baseline) == ("http://mlflow.lab:5000", "single_frame")
+    default = parse([], {"TDMI_PROJECT_DIR": str(tmp_path)})
+    assert default.mlflow_uri == f"sqlite:///{tmp_path.resolve() / 'mlruns.db'}" and default.mlflow_ui == UI
+    assert default.baseline == _settings().configured_baseline()  # experiments/conf/ablate's baseline
     assert inside_outputs(tmp_path, "outputs/predict/x") == tmp_path.resolve() / "outputs" / "predict" / "x"
     for bad in ("outputs/../../etc/passwd", "/etc/passwd", "dvc.yaml"):
         with pytest.raises(ValueError, match="outside"):
             inside_outputs(tmp_path, bad)
 
 
-def test_runs_table_labels_broken_runs(workbench: dict) -> None:
+def test_importing_the_results_side_loads_no_torch() -> None:
+    """The dashboard reads results; importing every tdmi.results module must not pull in torch or
+    the model (seconds of start-up, and a dependency a read-only viewer does not need)."""
+    modules = ", ".join(f"tdmi.results.{m.stem}" for m in sorted((REPO / "tdmi" / "results").glob("*.py")) if m.stem != "__init__")
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('tdmi.models')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.strip() == "[]", out
+
+
+def test_runs_table_labels_broken_runs_and_groups(workbench: dict) -> None:
     runs = load_runs(workbench["uri"])
-    health = runs.table.set_index("run_name")["health"]
+    table = runs.table.set_index("run_name")
+    health = table["health"]
     assert health["tdmi-crashed"] == "not finished: FAILED"
     assert health["tdmi-killed"].startswith("unfinished")
-    assert health["tiny-fit"] == "ok" and (health == "ok").sum() == 1 + sum(map(len, ABLATIONS.values()))
-    fit_row = runs.table.set_index("run_name").loc["tiny-fit"]
+    assert health["tiny-fit"] == "ok"
+    assert table.loc[STUDY, "group"] == "sweep parent" and table.loc["trial-0", "group"] == "sweep trial"
+    assert table.loc["tde2-s0", "group"] == "ablation" and table.loc["tiny-fit", "group"] == "training"
+    fit_row = table.loc["tiny-fit"]
     assert fit_row["best/mAP"] == pytest.approx(workbench["result"].best_metric) and fit_row["dataset"] == "synth"
+    assert fit_row["checkpoint"].endswith("/checkpoints/best.pt")
+    assert Path(fit_row["checkpoint"].removeprefix("file://")).is_file()  # the logged artifact is where the row says
+    assert "train/total" in fit_row["curves"] and "val/mAP" in fit_row["curves"]
+    assert len(fit_row["git_commit"]) >= 7
     garbage = workbench["project"] / "outputs" / "garbage.db"
+    garbage.parent.mkdir(exist_ok=True)
     garbage.write_text("not a database")
     assert "cannot read MLflow store" in load_runs(f"sqlite:///{garbage}").errors[0]  # reported, no crash
     assert load_runs(f"sqlite:///{workbench['project'] / 'none.db'}").table.empty
     assert not (workbench["project"] / "none.db").exists()  # reading never creates a store
 
 
+def test_joint_ap_labels_runs_without_best_ap(workbench: dict) -> None:
+    table = load_runs(workbench["uri"]).table.set_index("run_name")
+    old = table.loc[["tiny-fit"]].assign(**{f"best/AP/{c}": math.nan for c in COLUMNS})  # as runs logged before best/AP/*
+    long = joint_ap(pd.concat([old, table.loc[["tde2-s1"]]]).reset_index()).set_index(["run_id", "column"])
+    fit = table.loc["tiny-fit"]
+    assert long.loc[(fit["run_id"], "Mean"), "AP"] == pytest.approx(fit["val/AP/Mean"])  # its last validated epoch
+    assert long.loc[(fit["run_id"], "Mean"), "source"].startswith("ours: last validated epoch (older run")
+    tde2 = table.loc["tde2-s1", "run_id"]
+    assert long.loc[(tde2, "Shoulder"), "AP"] == 47.0 and long.loc[(tde2, "Shoulder"), "source"] == "ours: best epoch"
+
+
+def test_producing_run_is_read_by_id_never_guessed(workbench: dict) -> None:
+    table = load_runs(workbench["uri"]).table
+    metrics, _ = dvc_metrics.read_metrics(workbench["project"])
+    run, how = dvc_metrics.producing_run(metrics, table)
+    assert run["run_id"] == workbench["run_id"] and how == "run_id in metrics/train.json"
+    without = {**metrics, "train": {k: v for k, v in metrics["train"].items() if k != "run_id"}}
+    run, how = dvc_metrics.producing_run(without, table)  # equal floats elsewhere are no evidence
+    assert run is None and "no run_id" in how
+    run, how = dvc_metrics.producing_run({"train": {"run_id": "f" * 32}}, table)
+    assert run is None and "not in this MLflow store" in how
+
+
 def test_ablation_summary_numbers(workbench: dict) -> None:
-    reference = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(kind="paper", source="fake", verified_against_tdmi_paper="no", note="")])
-    table = ablation.summarise(load_runs(workbench["uri"]).table, reference).set_index(["dataset", "preset"])
-    assert list(table.loc["synth"].index) == ["baseline", "tde2", "rdm", "mi_task", "tdmi"]  # the paper's order
+    reference = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(kind="paper", source="fake", verified_against_tdmi_paper="no", note="n")])
+    runs = load_runs(workbench["uri"]).table
+    table = ablation.verdict_table(runs, reference, "baseline").set_index(["dataset", "preset"])
+    assert list(table.loc["synth"].index) == ["baseline", "tde2", "rdm", "mi_task", "tdmi"]  # baseline, then as run
     tde2 = table.loc[("synth", "tde2")]
     assert (tde2["n"], tde2["mean"], tde2["std"], tde2["gain"]) == (3, 46.0, 1.0, 5.0)
     assert tde2["verdict"] == "reproduced" and tde2["comparison"].startswith("direction only")
@@ -253,38 +346,114 @@ def test_ablation_summary_numbers(workbench: dict) -> None:
     pt = table.loc[("posetrack18", "tdmi")]
     assert pt["gain"] == 9.5 and pt["paper_gain"] == pytest.approx(3.6) and pt["verdict"] == "reproduced"
     assert pt["comparison"].startswith("same dataset (PoseTrack2018)") and pt["paper_source"] == "fake"
+    assert (pt["paper_kind"], pt["paper_verified"], pt["paper_note"]) == ("paper", "no", "n")
+    other = ablation.verdict_table(runs, reference, "tde2").set_index(["dataset", "preset"])  # the baseline is an argument
+    assert other.loc[("synth", "baseline"), "gain"] == -5.0 and list(other.loc["synth"].index)[0] == "tde2"
+    groups = ablation.joint_group_table(runs, "baseline").set_index(["dataset", "preset"])
+    assert groups.loc[("synth", "tde2"), "Shoulder"] == "47.0 ± 1.0" and groups.loc[("synth", "tdmi"), "Head"] == "50.0"
+    means = ablation.joint_ap_means(runs, "baseline").set_index(["run", "column"])
+    assert means.loc[("ablation mean: tde2 [synth, n=3]", "Elbow"), "AP"] == 48.0
+
+
+def test_best_trial_of_a_multi_objective_study(workbench: dict) -> None:
+    cost = workbench["cost"]
+    best = studies.best_trial(cost)  # study.best_trial raises RuntimeError here
+    assert best.values[0] == max(t.values[0] for t in cost.best_trials)
+    assert studies.best_trial(optuna.create_study()) is None  # nothing completed yet
+    assert studies.objective_names(cost) == ["best val PoseTrack mAP (points, 0-100)", "training time (s)"]
+    from tdmi.studies.study import best_trial  # the sweep's outputs use the same function
+
+    assert best_trial is studies.best_trial
+
+
+def test_trials_table_shows_off_and_links_runs(workbench: dict) -> None:
+    study = workbench["study"]
+    runs = load_runs(workbench["uri"]).table
+    trials = studies.trials_table(study, runs, UI).set_index("trial")
+    switched_off = [t.number for t in study.trials if t.params.get("model.mi_recon:on") is False]
+    assert switched_off and (trials.loc[switched_off, "model.mi_recon"] == "off").all()
+    assert not any(c.endswith(":on") for c in trials.columns)
+    row = runs.set_index("run_name").loc["trial-5"]
+    assert trials.loc[5, "mlflow"] == f"{UI}/#/experiments/{row['experiment_id']}/runs/{row['run_id']}"
+    assert trials.loc[3, "state"] == "FAIL" and "simulated crash" in trials.loc[3, "fail reason"]
+    curves = studies.trial_curves(study)
+    assert set(curves[curves["trial"] == 0]["epoch"]) == {1, 2}
 
 
 # --- pages -------------------------------------------------------------------------------------
+
+def _link(workbench: dict, run_name: str) -> str:
+    row = load_runs(workbench["uri"]).table.set_index("run_name").loc[run_name]
+    return f"{UI}/#/experiments/{row['experiment_id']}/runs/{row['run_id']}"
+
 
 def test_overview_page(app, workbench: dict) -> None:
     at = app()
     per_joint = _frame(at, "Mean")
     history = workbench["result"].history[-1]
-    assert per_joint["Mean"].iloc[0] == pytest.approx(round(history["val/AP/Mean"] + 1, 2))  # eval.json first
-    assert _frame(at, "OKS").loc["eval: oks/AP", "OKS"] == 0.123
+    assert per_joint["Mean"].iloc[0] == pytest.approx(round(history["val/AP/Mean"] + 1, 1))  # eval.json first
+    assert _frame(at, "OKS (points)").loc["eval: oks/AP", "OKS (points)"] == 12.3  # one unit: points
     text = _texts(at)
     assert "From metrics/eval.json: AP/*" in text
-    assert workbench["run_id"] in text and "data fingerprint and best mAP match" in text
+    assert f"run `{workbench['run_id']}`, found by: run_id in metrics/train.json" in text  # the producing run, by id
+    assert f"[tiny-fit]({_link(workbench, 'tiny-fit')})" in text  # its name, linked to the MLflow UI
+    assert "/checkpoints/best.pt" in text and "commit `" in text
     assert any("broken.json" in w.value for w in at.warning)  # a half-written metrics file is named
     runs = _frame(at, "health")
-    assert len(runs) == 1 + sum(map(len, ABLATIONS.values())) + 2
+    assert STUDY not in set(runs["run_name"])  # the sweep's parent is no ordinary run
+    assert runs.set_index("run_name").loc["tiny-fit", "group"] == "pipeline"
+    assert runs.set_index("run_name").loc["tiny-fit", "mlflow"] == _link(workbench, "tiny-fit")
     assert runs.set_index("run_name").loc["tdmi-killed", "health"].startswith("unfinished")
     at.multiselect[1].select("tde2").run()  # the preset filter
     assert set(_frame(at, "health")["preset"]) == {"tde2"}
 
 
-def test_ablation_page_shows_numbers_verdicts_and_fake_paper_rows(app) -> None:
+def test_overview_says_so_when_train_json_lacks_the_run_id(app, workbench: dict) -> None:
+    path = workbench["project"] / "metrics" / "train.json"
+    original = path.read_text()
+    try:
+        path.write_text(json.dumps({k: v for k, v in json.loads(original).items() if k != "run_id"}))
+        at = app()
+        assert "Unknown: metrics/train.json has no run_id" in _texts(at)
+        assert "pipeline" not in set(_frame(at, "health")["group"])
+    finally:
+        path.write_text(original)
+
+
+def test_runs_page_curves_and_comparison(app, workbench: dict) -> None:
+    at = app("runs")
+    assert at.multiselect[1].value == [m for m in at.multiselect[1].options if m.startswith("tiny-fit")]  # the pipeline's run
+    curves = at.get("plotly_chart")
+    assert len(curves) == 1
+    assert set(at.multiselect[2].value) == {"val/mAP", "train/total", "train/heatmap"}
+    assert {k for k in at.multiselect[2].options} >= {"train/total", "train/heatmap", "val/mAP", "val/AP/Head"}
+    tde2 = [o for o in at.multiselect[1].options if o.startswith("tde2-s0")]
+    at.multiselect[1].select(tde2[0]).run()
+    assert not at.exception
+    differences = _frame(at, next(o for o in at.multiselect[1].value if o.startswith("tiny-fit")).split(" · ")[0])
+    assert "data.root" in differences.index and "model.tiny_width" in differences.index
+    assert "seed" not in differences.index or differences.loc["seed"].nunique() > 1  # only keys that differ
+    joints = at.dataframe[-1].value
+    assert joints.loc["Shoulder"].filter(like="tde2-s0").iloc[0] == 46.0  # seed 0's 45 + 1 (the fixture's Shoulder)
+
+
+def test_ablation_page_shows_numbers_verdicts_and_fake_paper_rows(app, workbench: dict) -> None:
     at = app("ablations")
     synth = _frame(at, "dataset", "synth").set_index("preset")
-    assert synth.loc["tde2", "gain_low"] == pytest.approx(2.73) and synth.loc["tde2", "verdict"] == "reproduced"
-    assert synth.loc["mi_task", "paper_source"] == "fake row (test)"
+    assert synth.loc["tde2", "gain_low"] == pytest.approx(2.7326, abs=1e-3) and synth.loc["tde2", "verdict"] == "reproduced"
+    assert synth.loc["mi_task", "paper_source"] == "fake row (test)" and synth.loc["mi_task", "paper_kind"] == "paper"
     pt = _frame(at, "dataset", "posetrack18").set_index("preset")
     assert pt.loc["tdmi", "paper_mean"] == 83.6 and pt.loc["tdmi", "verdict"] == "reproduced"
     assert "Dataset: synth (synthetic)" in _texts(at) and "never compared" in _texts(at)
-    assert set(_frame(at, "run_name", "tdmi-killed")["run_name"]) == {"tdmi-crashed", "tdmi-killed"}
-    assert "TDMI" in set(_frame(at, "verified_against_tdmi_paper")["method"])
+    assert set(_frame(at, "health")["run_name"]) == {"tdmi-crashed", "tdmi-killed"}
+    paper = _frame(at, "verified_against_tdmi_paper")
+    assert {"paper", "author_notes"} <= set(paper["kind"]) and "note" in paper.columns  # every reference row, its kind
+    assert "TDMI" in set(paper["method"])
     assert [m.value for m in at.metric] == ["1", "0", "0", "1", "1", "2"]  # posetrack18, synth: reproduced, not, inconclusive
+    groups = _frame(at, "Shoulder", "47.0 ± 1.0")
+    assert groups.set_index("preset").loc["tde2", "n"] == 3
+    seeds = _frame(at, "run_name", "tde2-s0")
+    assert _link(workbench, "tde2-s0") in set(seeds["mlflow"])
 
 
 def test_ablation_page_without_paper_ablation_rows(app) -> None:
@@ -295,12 +464,23 @@ def test_ablation_page_without_paper_ablation_rows(app) -> None:
 
 def test_per_joint_page(app, workbench: dict) -> None:
     at = app("per_joint")
+    assert at.selectbox[0].value == "PoseTrack2018"  # the paper's dataset our runs are on comes first
+    at.selectbox[0].set_value("PoseTrack2017").run()
+    assert at.multiselect[0].value[0].startswith("tiny-fit")  # the pipeline's run first, then the ablation means
+    assert not any(v.startswith("trial-") for v in at.multiselect[0].value)  # never the newest sweep trials
     table = _frame(at, "source").set_index("run")
     ours = [r for r in table.index if r.startswith("tiny-fit")]
-    assert table.loc[ours[0], "Mean"] == pytest.approx(round(workbench["result"].history[-1]["val/AP/Mean"], 2))
+    assert table.loc[ours[0], "Mean"] == pytest.approx(round(workbench["result"].history[-1]["val/AP/Mean"], 1))
+    assert table.loc["ablation mean: tde2 [synth, n=3]", "Shoulder"] == 47.0
     assert table.loc["paper: TDMI-ST (PoseTrack2017)", "Head"] == 90.6
-    assert table.loc["paper: TDMI-ST (PoseTrack2017)", "source"] == "DiffusionPose (AAAI 2026) Table 1"
+    assert table.loc["paper: TDMI-ST (PoseTrack2017)", "source"] == "DiffusionPose (AAAI 2026) Table 1 (secondary)"
     assert "not on PoseTrack2017" in _texts(at)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert figure["layout"]["yaxis"]["title"]["text"] == "PoseTrack AP (points)" and "yaxis2" in figure["layout"]
+    at.radio[0].set_value("gap to a paper row").run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "our AP − " in figure["layout"]["yaxis"]["title"]["text"]
+    assert _link(workbench, "tiny-fit") in set(_frame(at, "mlflow")["mlflow"])
 
 
 def test_sweep_page(app, workbench: dict) -> None:
@@ -309,19 +489,34 @@ def test_sweep_page(app, workbench: dict) -> None:
     counts = {m.label: int(m.value) for m in at.metric}
     states = pd.Series([t.state.name.lower() for t in study.trials]).value_counts()
     assert counts["complete"] == states["complete"] and counts["fail"] == 1 and counts["pruned"] == states.get("pruned", 0)
-    assert f"#{study.best_trial.number}" in _texts(at)
+    text = _texts(at)
+    assert f"#{study.best_trial.number}" in text and "best val PoseTrack mAP (points, 0-100)" in text
+    assert "fewer than ~20 trials" in text  # 16 trials: importances are noise
     assert at.code[0].value.strip() == workbench["override"].read_text().strip()
-    assert len(at.get("plotly_chart")) == 4
-    assert studies.swept_params(study) == ["model.mi_disentangle", "model.mi_task", "model.mi_recon", "model.mi_recon:on", "model.tde_stages"]
-    assert "model.mi_recon:on" not in studies.swept_params(study, switches=False)
+    trials = _frame(at, "state").set_index("trial")
+    assert len(trials) == len(study.trials) and "off" in set(trials["model.mi_recon"].astype(str))
+    assert trials.loc[5, "mlflow"] == _link(workbench, "trial-5")
+    assert len(at.get("plotly_chart")) == 5  # per-trial curves, history, importances, parallel, slice
+    assert studies.swept_params(study) == ["model.mi_disentangle", "model.mi_recon", "model.mi_task", "model.tde_stages"]
+
+
+def test_sweep_page_on_a_multi_objective_study(app) -> None:
+    at = app("sweep")
+    at.selectbox[0].set_value(COST_STUDY).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "training time (s)" in _texts(at) and "Pareto" in _texts(at)
 
 
 def test_qualitative_page_on_a_training_run(app) -> None:
     at = app("qualitative")
+    assert at.radio[1].options == ["pipeline"]  # runs grouped; the only one with predictions is the pipeline's
     captions = [c for image in at.image for c in image.captions]
     assert "green: ground truth" in captions[0] and len(captions) == 6
     people = _frame(at, "mean joint score")
     assert len(people) >= 1 and people["score"].between(0, 1).all()
+    at.slider[0].set_value(1.0).run()
+    drawn = sum(people["score"] >= 1.0)
+    assert f"{drawn} of {len(people)} people" in [c for image in at.image for c in image.captions][0]
 
 
 def test_qualitative_page_on_real_frames(app) -> None:

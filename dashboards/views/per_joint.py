@@ -1,43 +1,85 @@
-"""Per joint: AP per joint group for chosen runs beside the paper's main-results rows."""
+"""Per joint: AP per joint group for chosen runs (default: the pipeline's run and the ablation
+means) beside the paper's main-results rows, on separate axes (our numbers and the paper's may be
+on different data and scales) or as the gap to one reference row. AP in points (0-100)."""
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 import workbench as wb
+from plotly.subplots import make_subplots
 
 from tdmi.eval.results import COLUMNS
 from tdmi.reference import main_rows, reference_dataset
-from tdmi.results import runs
+from tdmi.results import ablation, run_table
+
+OURS, PAPER = px.colors.qualitative.D3, px.colors.qualitative.Pastel1  # two palettes: ours vs paper at a glance
 
 cfg = wb.config()
 st.title("Per joint")
-all_runs = wb.load_runs(cfg.mlflow_uri)
-wb.show_errors(all_runs.errors)
+loaded, table = wb.runs_with_pipeline(cfg)
+wb.show_errors(loaded.errors)
 ref = wb.reference(cfg.reference_csv)
-table = all_runs.table
-with_joints = table[table["health"].eq(runs.OK) & table[[f"best/AP/{COLUMNS[-1]}", f"val/AP/{COLUMNS[-1]}"]].notna().any(axis=1)]
+usable = run_table.comparable(table)
+with_joints = usable[usable[[f"best/AP/{COLUMNS[-1]}", f"val/AP/{COLUMNS[-1]}"]].notna().any(axis=1)]
 if with_joints.empty:
     st.info("No finished run with per-joint validation AP yet: run `dvc repro` or `python experiments/train.py`.")
     st.stop()
 
-labels = {runs.run_label(r): r["run_id"] for r in with_joints.to_dict("records")}
-chosen = st.multiselect("runs", list(labels), default=list(labels)[:3])
+means = ablation.joint_ap_means(with_joints, cfg.baseline)
+singles = run_table.joint_ap(with_joints)
+rows_by_label = {**{r: g for r, g in means.groupby("run", sort=False)}, **{r: g for r, g in singles.groupby("run", sort=False)}}
+groups = dict(zip(with_joints.apply(run_table.run_label, axis=1), with_joints["group"], strict=True))
+pipeline = [label for label, group in groups.items() if group == run_table.PIPELINE]
+chosen = st.multiselect("ours: runs and ablation means", list(rows_by_label), default=pipeline + list(means["run"].unique()),
+                        help="default: the pipeline's run (metrics/train.json) and the mean over seeds of each ablation preset")
 datasets = list(dict.fromkeys(ref[ref["table"] == "main"]["dataset"]))
-ours = {reference_dataset(d) for d in with_joints[with_joints["run_id"].isin([labels[c] for c in chosen])]["dataset"]}
-default = next((i for i, d in enumerate(datasets) if d in ours), 0)
+ours_data = {reference_dataset(d) for d in with_joints["dataset"]}
+default = next((i for i, d in enumerate(datasets) if d in ours_data), 0)
 dataset = st.selectbox("paper's dataset", datasets, index=default)
 paper = main_rows(ref, dataset)
 methods = st.multiselect("paper's rows", list(paper["method"]), default=list(paper["method"])[-2:])
-if dataset not in ours:
-    st.warning(f"The chosen runs are not on {dataset}: the paper's rows are shown for scale, not as a comparison.")
+if dataset not in ours_data:
+    st.warning(f"Our runs are not on {dataset}: the paper's rows are shown for scale, not as a comparison.")
 
-long = runs.per_joint(with_joints[with_joints["run_id"].isin([labels[c] for c in chosen])])
+ours = pd.concat([rows_by_label[c] for c in chosen], ignore_index=True) if chosen else singles.iloc[0:0]
 picked = paper[paper["method"].isin(methods)]
-for row in picked.to_dict("records"):
-    long = pd.concat([long, pd.DataFrame({"run": f"paper: {row['method']} ({dataset})", "run_id": "", "column": list(COLUMNS),
-                                          "AP": [row[c.lower()] for c in COLUMNS], "source": row["source"]})], ignore_index=True)
-figure = px.bar(long, x="column", y="AP", color="run", barmode="group", hover_data=["source"],
-                category_orders={"column": list(COLUMNS)}, title=f"PoseTrack AP per joint group (paper: {dataset})")
-st.plotly_chart(figure, key="per_joint_chart")
-wide = long.pivot_table(index=["run", "source"], columns="column", values="AP", sort=False)[list(COLUMNS)].round(2)
-st.dataframe(wide.reset_index(), key="per_joint_table", hide_index=True)
+theirs = pd.DataFrame([{"run": f"paper: {r['method']} ({dataset})", "run_id": "", "column": c, "AP": r[c.lower()],
+                        "source": f"{r['source']} ({r['kind']})"} for r in picked.to_dict("records") for c in COLUMNS],
+                      columns=ours.columns)
+
+view = st.radio("view", ["side by side (separate axes)", "gap to a paper row"], horizontal=True)
+if view.startswith("side"):
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("ours", f"paper ({dataset})"), horizontal_spacing=0.08)
+    for k, (name, group) in enumerate(ours.groupby("run", sort=False)):
+        figure.add_bar(x=group["column"], y=group["AP"], name=name, marker_color=OURS[k % len(OURS)], row=1, col=1)
+    for k, (name, group) in enumerate(theirs.groupby("run", sort=False)):
+        figure.add_bar(x=group["column"], y=group["AP"], name=name, marker_color=PAPER[k % len(PAPER)],
+                       marker_line={"color": "#444", "width": 1}, row=1, col=2)
+    figure.update_yaxes(title_text="PoseTrack AP (points)", row=1, col=1)
+    figure.update_yaxes(title_text="PoseTrack AP (points)", row=1, col=2)
+    figure.update_xaxes(title_text="joint group", categoryorder="array", categoryarray=list(COLUMNS))
+    figure.update_layout(barmode="group", height=460, legend={"orientation": "h", "y": -0.25},
+                         title="AP per joint group: each side on its own axis")
+elif len(picked):
+    against = st.selectbox("paper row", list(picked["method"]))
+    row = picked[picked["method"] == against].iloc[0]
+    gap = ours.assign(gap=[ap - row[c.lower()] for ap, c in zip(ours["AP"], ours["column"], strict=True)])
+    figure = px.bar(gap, x="column", y="gap", color="run", barmode="group", color_discrete_sequence=OURS,
+                    category_orders={"column": list(COLUMNS)}, height=460,
+                    labels={"column": "joint group", "gap": f"our AP − {against} (points)", "run": "ours"},
+                    title=f"Gap to {against} ({dataset}, {row['source']}): below 0 = below the paper")
+    figure.update_layout(legend={"orientation": "h", "y": -0.25})
+else:
+    figure = None
+    st.info("Choose a paper row above to see the gap to it.")
+if figure is not None:
+    st.plotly_chart(figure, key="per_joint_chart")
+
+long = pd.concat([ours, theirs], ignore_index=True)
+if len(long):
+    wide = long.pivot_table(index=["run", "source"], columns="column", values="AP", sort=False)[list(COLUMNS)].round(1)
+    st.dataframe(wide.reset_index(), key="per_joint_table", hide_index=True)
+traced = with_joints[with_joints.apply(run_table.run_label, axis=1).isin(chosen)]
+if len(traced):
+    st.dataframe(traced[[*run_table.TRACE_COLUMNS, "group", "preset", "dataset"]], key="per_joint_runs", hide_index=True,
+                 column_config=wb.TRACE_CONFIG)

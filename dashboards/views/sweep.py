@@ -1,9 +1,16 @@
-"""Sweep: one Optuna study through Optuna's own plots, its trial states and its best trial."""
+"""Sweep: one Optuna study: its objective named with its unit, trial states, the best trial and its
+override file, every trial with its run, per-trial curves (pruned ones marked) and Optuna's plots."""
 
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 import workbench as wb
 
 from tdmi.results import studies
+
+STATE_COLOURS = {"COMPLETE": "#1f77b4", "PRUNED": "#d62728", "FAIL": "#7f7f7f", "RUNNING": "#2ca02c"}
 
 cfg = wb.config()
 st.title("Sweep")
@@ -20,6 +27,9 @@ if listing.empty:
 
 name = st.selectbox("study", list(listing["study"]))
 study = wb.study(cfg.optuna_storage, name)
+objectives = studies.objective_names(study)
+directions = [d.name.lower() for d in study.directions]
+st.markdown("Objective: " + "; ".join(f"**{o}**, {d}d" for o, d in zip(objectives, directions, strict=True)))
 states = studies.trial_states(study)
 cols = st.columns(len(states))
 for col, row in zip(cols, states.to_dict("records"), strict=True):
@@ -29,20 +39,54 @@ best = studies.best_trial(study)
 if best is None:
     st.info("No trial has completed yet: plots appear after the first complete trial.")
     st.stop()
-st.subheader(f"Best trial: #{best['number']}, value {best['value']:.4g}")
-st.dataframe({"param": list(best["params"]), "value": list(best["params"].values())}, key="best_params", hide_index=True)
+values = ", ".join(f"{o} = {v:.4g}" for o, v in zip(objectives, best.values, strict=True))
+st.subheader(f"Best trial: #{best.number} ({values})")
+if len(study.directions) > 1:
+    st.caption("Several objectives: the best trial is the Pareto-optimal trial of highest first objective.")
+shown = studies.display_params(best.params)
+st.dataframe({"param": list(shown), "value": [str(v) for v in shown.values()]}, key="best_params", hide_index=True)
 override = studies.override_file(study, cfg.project_dir)
 if override:
-    st.markdown(f"Hydra override file: `{override.relative_to(cfg.project_dir)}`")
+    st.markdown(f"Hydra override file: `{override.relative_to(cfg.project_dir)}` "
+                f"(retrain: `python experiments/train.py $(cat {override.relative_to(cfg.project_dir)})`)")
     st.code(override.read_text(encoding="utf-8"), language="bash")
 else:
-    st.info("The sweep's override file for this study was not found in the project's output folders.")
+    st.info("The sweep's override file for this study (its `best_overrides_file` attribute) is not in the project.")
+
+loaded, table = wb.runs_with_pipeline(cfg)
+trials = studies.trials_table(study, table, cfg.mlflow_ui)
+st.subheader(f"Trials ({len(trials)})")
+st.caption(f"A switched-off MI weight is shown as `{studies.OFF}`. Run links open the MLflow UI at {cfg.mlflow_ui}.")
+st.dataframe(trials, key="trials", hide_index=True,
+             column_config={**wb.TRACE_CONFIG, **{o: st.column_config.NumberColumn(o, format="%.2f") for o in objectives},
+                            "duration (s)": st.column_config.NumberColumn(format="%.0f")})
+
+curves = studies.trial_curves(study)
+if len(curves):
+    st.subheader("Per-trial curves")
+    figure = go.Figure()
+    for state, colour in STATE_COLOURS.items():  # one trace per state, trials split by gaps: fast for 1,000 trials
+        mine = curves[curves["state"] == state]
+        if len(mine):
+            breaks = pd.DataFrame({"trial": mine["trial"].unique(), "epoch": math.inf, "value": math.nan})
+            gaps = pd.concat([mine, breaks]).sort_values(["trial", "epoch"]).replace(math.inf, math.nan)
+            figure.add_scatter(x=gaps["epoch"], y=gaps["value"], mode="lines+markers", name=state.lower(),
+                               line={"color": colour, "width": 1}, marker={"size": 4}, text=gaps["trial"],
+                               hovertemplate="trial %{text}: %{y:.2f} at epoch %{x}")
+    figure.update_layout(title="Value each trial reported to the pruner per epoch (red: pruned there)", height=380,
+                         xaxis_title="epoch", yaxis_title=objectives[0].removeprefix("best "))
+    st.plotly_chart(figure, key="trial_curves")
 
 params = tuple(studies.swept_params(study))
 st.subheader("Optimisation history")
 st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "history"), key="history")
-for kind, title in (("importances", "Parameter importances"), ("parallel", "Parallel coordinates")):
-    st.subheader(title)
-    st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, kind, params), key=kind)
-st.subheader("Slices: each MI weight and the TDE stage count")
-st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "slice", tuple(studies.swept_params(study, switches=False))), key="slice")
+complete = int(states.set_index("state").loc["COMPLETE", "trials"])
+st.subheader("Parameter importances")
+if complete < studies.IMPORTANCE_MIN_TRIALS:
+    st.warning(f"Only {complete} complete trials: importances from fewer than ~{studies.IMPORTANCE_MIN_TRIALS} trials "
+               "are mostly noise. Read them as a hint at best.")
+st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "importances", params), key="importances")
+st.subheader("Parallel coordinates")
+st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "parallel", params), key="parallel")
+st.subheader("Slices: each swept value")
+st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "slice", params), key="slice")

@@ -2,8 +2,11 @@
 confidence interval, and a verdict per claim from one stated rule (:data:`RULE`).
 
 Inputs: runs tagged ``ablation=true`` with a ``preset`` (tdmi/models/presets.py) and a seed, whose
-``health`` is ok; the value compared is ``best/mAP`` (best validation epoch). Groups are (dataset,
-preset), so numbers from different data are never pooled.
+``health`` is ok; the value compared is ``best/mAP`` (best validation epoch), in points (0-100).
+Groups are (dataset, preset), so numbers from different data are never pooled. The baseline preset
+is an argument (experiments/conf/ablate's ``baseline``). Presets are listed baseline first, then in
+the order given, else in the order the grid first ran them (experiments/ablate.py runs them in the
+paper's order), so this module needs neither the presets module nor torch.
 
 The paper's claim for every preset other than the baseline is that it *improves* PoseTrack mAP
 over the single-frame baseline; its size is the paper's gain where the reference has an ablation
@@ -17,19 +20,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from tdmi.models.presets import ABLATION_ORDER
+from tdmi.eval.results import COLUMNS
 from tdmi.reference import ablation_rows, reference_dataset
-from tdmi.results.runs import OK, SUMMARY_METRIC
+from tdmi.results.run_table import OK, SUMMARY_METRIC, joint_ap
 from tdmi.studies.ablation import welch_interval
 
 CONFIDENCE = 0.95
 MAGNITUDE_FRACTION = 0.5  # below half the paper's gain (whole interval) = the claim's size fails
-BASELINE = "baseline"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 
 RULE = f"""\
@@ -73,13 +76,13 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 
-def paper_ablations(reference: pd.DataFrame) -> pd.DataFrame:
+def paper_ablations(reference: pd.DataFrame, presets: Sequence[str], baseline: str) -> pd.DataFrame:
     """Each reference ablation row with the preset it names (or "") and its gain over the
-    same table's baseline row (NaN when the table has no baseline row)."""
+    same table's ``baseline`` row (NaN when the table has no baseline row)."""
     rows = ablation_rows(reference).copy()
-    presets = {_key(p): p for p in ABLATION_ORDER}
-    rows["preset"] = rows["method"].map(lambda m: presets.get(_key(m), ""))
-    base = rows[rows["preset"] == BASELINE].set_index(["table", "dataset"])["mean"]
+    names = {_key(p): p for p in presets}
+    rows["preset"] = rows["method"].map(lambda m: names.get(_key(m), ""))
+    base = rows[rows["preset"] == baseline].set_index(["table", "dataset"])["mean"]
     rows["paper_gain"] = [
         r["mean"] - base.get((r["table"], r["dataset"]), math.nan) for r in rows.to_dict("records")
     ]
@@ -101,18 +104,25 @@ def _paper_match(paper: pd.DataFrame, preset: str, dataset: str | None) -> dict 
     return pick.iloc[0].to_dict() if len(pick) else None
 
 
-def summarise(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, preset) in the paper's ablation order, with our numbers, the paper's
-    where the reference has them (with their source), the comparison made, and the verdict."""
+def preset_order(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -> list[str]:
+    """The presets of ``runs``: ``baseline`` first, then those in ``order``, then the rest in the
+    order they were first run."""
+    first = runs.groupby("preset")["start_time"].min().sort_values()
+    return [p for p in dict.fromkeys([baseline, *order, *first.index]) if p in first.index]
+
+
+def verdict_table(runs: pd.DataFrame, reference: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per (dataset, preset), baseline first, with our numbers, the paper's where the
+    reference has them (with their kind, source, verification and note), the comparison made,
+    and the verdict."""
     usable, _ = ablation_runs(runs)
-    paper = paper_ablations(reference)
-    order = {p: i for i, p in enumerate(ABLATION_ORDER)}
+    paper = paper_ablations(reference, preset_order(usable, baseline, order), baseline)
     out = []
     for dataset, group in usable.groupby("dataset", sort=True):
         ref_dataset = reference_dataset(dataset)
         values = {p: g[SUMMARY_METRIC].to_numpy(float) for p, g in group.groupby("preset")}
-        base = values.get(BASELINE, np.array([]))
-        for preset in sorted(values, key=lambda p: (order.get(p, len(order)), p)):
+        base = values.get(baseline, np.array([]))
+        for preset in preset_order(group, baseline, order):
             ours = values[preset]
             row = {
                 "dataset": dataset or "(unnamed)", "data": "PoseTrack" if ref_dataset else "synthetic" if dataset == "synth" else "other",
@@ -125,10 +135,12 @@ def summarise(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
             row.update({
                 "paper_mean": match["mean"] if match else math.nan, "paper_gain": paper_gain,
                 "paper_dataset": match["dataset"] if match else "", "paper_table": match["table"] if match else "",
-                "paper_source": match["source"] if match else "",
+                "paper_source": match["source"] if match else "", "paper_kind": match["kind"] if match else "",
+                "paper_verified": match["verified_against_tdmi_paper"] if match else "",
+                "paper_note": match["note"] if match else "",
             })
             same = bool(match) and ref_dataset == row["paper_dataset"]
-            if preset == BASELINE:
+            if preset == baseline:
                 row.update(gain=0.0, gain_low=math.nan, gain_high=math.nan, comparison="reference point",
                            verdict="", reason="the baseline every gain is measured from")
                 out.append(row)
@@ -137,7 +149,7 @@ def summarise(runs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
             sign = math.copysign(1.0, paper_gain) if not math.isnan(paper_gain) and paper_gain != 0 else 1.0
             judged = verdict(low, high, sign, None if math.isnan(paper_gain) else paper_gain, same)
             if not len(base):
-                judged = Verdict(INCONCLUSIVE, "no baseline runs on this dataset")
+                judged = Verdict(INCONCLUSIVE, f"no {baseline} runs on this dataset")
             row.update(gain=gain, gain_low=low, gain_high=high, verdict=judged.verdict, reason=judged.reason,
                        comparison=_comparison(dataset, ref_dataset, match, same))
             out.append(row)
@@ -153,5 +165,45 @@ def _comparison(dataset: str, ref_dataset: str | None, match: dict | None, same:
 
 
 SUMMARY_COLUMNS = ["preset", "verdict", "n", "mean", "std", "gain", "gain_low", "gain_high", "paper_mean",
-                   "paper_gain", "paper_dataset", "paper_source", "comparison", "reason", "seeds", "paper_table",
-                   "dataset", "data"]
+                   "paper_gain", "paper_dataset", "paper_kind", "paper_verified", "paper_source", "paper_note",
+                   "comparison", "reason", "seeds", "paper_table", "dataset", "data"]
+
+
+def joint_group_table(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -> pd.DataFrame:
+    """Per (dataset, preset): n and mean +- std over seeds of mAP and each joint group's AP at the
+    best epoch (points), as reports/ablation.md has them; runs without ``best/AP/*`` count as
+    missing values, not zeros."""
+    usable, _ = ablation_runs(runs)
+    rows = []
+    for dataset, group in usable.groupby("dataset", sort=True):
+        for preset in preset_order(group, baseline, order):
+            mine = group[group["preset"] == preset]
+            row = {"dataset": dataset or "(unnamed)", "preset": preset, "n": len(mine)}
+            for name, column in (("mAP", SUMMARY_METRIC), *((g, f"best/AP/{g}") for g in COLUMNS[:-1])):
+                values = mine[column].dropna() if column in mine else pd.Series(dtype=float)
+                row[name] = _mean_std(values)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["dataset", "preset", "n", "mAP", *COLUMNS[:-1]])
+
+
+def _mean_std(values: pd.Series) -> str:
+    if values.empty:
+        return "—"
+    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}" if len(values) > 1 else f"{values.mean():.1f}"
+
+
+def joint_ap_means(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -> pd.DataFrame:
+    """Per (dataset, preset) of the ablation grid, the mean over seeds of each joint group's AP, in
+    :func:`tdmi.results.run_table.joint_ap`'s long shape (``run_id`` empty: a mean is no run)."""
+    usable, _ = ablation_runs(runs)
+    out = []
+    for dataset, group in usable.groupby("dataset", sort=True):
+        for preset in preset_order(group, baseline, order):
+            mine = group[group["preset"] == preset]
+            long = joint_ap(mine)
+            means = long.groupby("column", sort=False)["AP"].mean()
+            out.append(pd.DataFrame({
+                "run": f"ablation mean: {preset} [{dataset or '?'}, n={len(mine)}]", "run_id": "",
+                "column": means.index, "AP": means.to_numpy(), "source": f"ours: mean over {len(mine)} seed(s)",
+            }))
+    return pd.concat(out, ignore_index=True) if out else joint_ap(usable.iloc[0:0])

@@ -1,22 +1,22 @@
 """Where the dashboard reads from, and the one gate every path chosen in the UI goes through.
 
-Sources, first found wins: command-line arguments after ``--`` (``streamlit run dashboards/app.py
--- --mlflow-uri URI``), environment variables (``TDMI_PROJECT_DIR``, ``TDMI_MLFLOW_URI``,
-``TDMI_OPTUNA_STORAGE``, ``TDMI_REFERENCE_CSV``), then the project's defaults (the same ones the
-training and sweep entry points write to), so tests and benchmarks point the app at fixtures
-without touching the real stores.
+:class:`DashboardConfig` holds plain values; the dashboard (dashboards/settings.py) fills it from
+its command line and the environment. Defaults follow the training entry points (tdmi/utils/paths):
+the project root is ``$TDMI_ROOT`` or the working directory, the MLflow store
+``<root>/mlruns.db``, the Optuna storage ``<root>/optuna.db``. Links to runs point at the MLflow UI
+(``mlflow ui`` serves http://127.0.0.1:5000 by default; a tracking server's address otherwise).
+The ablation baseline is the preset every gain is measured from (experiments/conf/ablate's
+``baseline``).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
 OUTPUT_FOLDERS = ("outputs", "metrics", "reports", "checkpoints", "plots")  # what the UI may open
+MLFLOW_UI = "http://127.0.0.1:5000"  # `mlflow ui`'s default address
+BASELINE = "baseline"  # experiments/conf/ablate/default.yaml's default, when the file is not found
 
 
 @dataclass(frozen=True)
@@ -25,22 +25,16 @@ class DashboardConfig:
     mlflow_uri: str
     optuna_storage: str
     reference_csv: Path | None = None  # None: the packaged tdmi/reference/paper_reference.csv
+    mlflow_ui: str = MLFLOW_UI
+    baseline: str = BASELINE
 
     @classmethod
-    def from_sources(cls, argv: Sequence[str] = (), env: Mapping[str, str] = os.environ) -> DashboardConfig:
-        parser = argparse.ArgumentParser(prog="streamlit run dashboards/app.py --")
-        parser.add_argument("--project-dir", default=env.get("TDMI_PROJECT_DIR"))
-        parser.add_argument("--mlflow-uri", default=env.get("TDMI_MLFLOW_URI") or env.get("MLFLOW_TRACKING_URI"))
-        parser.add_argument("--optuna-storage", default=env.get("TDMI_OPTUNA_STORAGE"))
-        parser.add_argument("--reference-csv", default=env.get("TDMI_REFERENCE_CSV"))
-        args, _ = parser.parse_known_args(list(argv))
-        project = Path(args.project_dir or REPO).resolve()
-        return cls(
-            project_dir=project,
-            mlflow_uri=args.mlflow_uri or f"sqlite:///{project / 'mlruns.db'}",
-            optuna_storage=args.optuna_storage or f"sqlite:///{project / 'optuna.db'}",
-            reference_csv=Path(args.reference_csv) if args.reference_csv else None,
-        )
+    def under(cls, project_dir: Path, mlflow_uri: str | None = None, optuna_storage: str | None = None,
+              **more: object) -> DashboardConfig:
+        """The project's own stores where no other is given."""
+        project = project_dir.resolve()
+        return cls(project, mlflow_uri or f"sqlite:///{project / 'mlruns.db'}",
+                   optuna_storage or f"sqlite:///{project / 'optuna.db'}", **more)
 
 
 def inside_outputs(project_dir: Path, path: str | Path) -> Path:

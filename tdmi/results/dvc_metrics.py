@@ -1,7 +1,8 @@
 """The latest ``dvc repro`` metrics (``metrics/*.json``) and the MLflow run that produced them.
 
 The evaluate stage writes ``metrics/eval.json`` with the paper's columns (Head ... Ankle, Mean) and
-OKS; the train stage ``metrics/train.json`` (best_epoch, best_mAP, best{...}, last{...}); prepare
+OKS; the train stage ``metrics/train.json`` (best_epoch, best_mAP, best{...}, last{...} and the
+MLflow ``run_id``); prepare
 ``metrics/data.json`` (counts + data fingerprint). Files are read as they are, whatever their
 nesting, so a stage adding keys needs no change here; an unreadable file is reported, not fatal.
 """
@@ -15,9 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tdmi.engine.tracking import flatten
 from tdmi.eval.results import COLUMNS
-from tdmi.results.runs import OK, SUMMARY_METRIC
+from tdmi.utils import flatten
 
 
 def read_metrics(project_dir: Path) -> tuple[dict[str, dict], dict[str, str]]:
@@ -31,7 +31,7 @@ def read_metrics(project_dir: Path) -> tuple[dict[str, dict], dict[str, str]]:
     return found, errors
 
 
-def per_joint(metrics: Mapping[str, Mapping]) -> tuple[dict[str, float], str] | None:
+def metrics_joint_ap(metrics: Mapping[str, Mapping]) -> tuple[dict[str, float], str] | None:
     """The paper's columns from the first file that has all of them (eval before train), with
     where they came from; keys match as ``Head`` or ``.../Head`` (e.g. ``best/val/AP/Head``)."""
     for stem in ("eval", "train", *sorted(set(metrics) - {"eval", "train"})):
@@ -43,28 +43,26 @@ def per_joint(metrics: Mapping[str, Mapping]) -> tuple[dict[str, float], str] | 
     return None
 
 
-def oks(metrics: Mapping[str, Mapping]) -> dict[str, float]:
-    """Every OKS number found (keys containing "oks", case-insensitive), with its file."""
-    return {f"{stem}: {k}": float(v) for stem, obj in metrics.items() for k, v in flatten(obj, "/").items()
+def metrics_oks(metrics: Mapping[str, Mapping]) -> dict[str, float]:
+    """Every OKS number found (keys containing "oks", case-insensitive), with its file, in points
+    (0-100, as every AP on the dashboard; the files hold pycocotools' 0-1)."""
+    return {f"{stem}: {k}": 100 * float(v) for stem, obj in metrics.items() for k, v in flatten(obj, "/").items()
             if "oks" in k.lower() and isinstance(v, int | float)}
 
 
 def producing_run(metrics: Mapping[str, Mapping], runs: pd.DataFrame) -> tuple[pd.Series | None, str]:
-    """The MLflow run behind the metrics, and how it was found.
+    """The MLflow run behind the metrics, and how it was found (or why it was not).
 
-    A ``run_id`` in any metrics file wins. Otherwise: the newest healthy run whose data fingerprint
-    equals metrics/data.json's and whose best/mAP equals metrics/train.json's best_mAP.
+    Only by the ``run_id`` the train stage writes into metrics/train.json (any metrics file's
+    ``run_id`` is read, train.json first). Without one the answer is "unknown": runs with equal
+    numbers are not the same run (an ablation run can have the pipeline's best mAP).
     """
-    for stem, obj in metrics.items():
-        run_id = next((v for k, v in flatten(obj, "/").items() if k.split("/")[-1] == "run_id"), None)
+    for stem in ("train", *sorted(set(metrics) - {"train"})):
+        run_id = next((v for k, v in flatten(metrics.get(stem, {}), "/").items() if k.split("/")[-1] == "run_id"), None)
         if run_id:
             hit = runs[runs["run_id"] == run_id]
-            return (hit.iloc[0], f"run_id in metrics/{stem}.json") if len(hit) else (None, f"run {run_id} (metrics/{stem}.json) is not in the MLflow store")
-    fingerprint = metrics.get("data", {}).get("fingerprint")
-    best = metrics.get("train", {}).get("best_mAP")
-    if fingerprint is None or best is None:
-        return None, "metrics/data.json or metrics/train.json lacks fingerprint / best_mAP"
-    hit = runs[(runs["health"] == OK) & (runs["data_fingerprint"] == fingerprint) & ((runs[SUMMARY_METRIC] - float(best)).abs() < 1e-6)]
-    if not len(hit):
-        return None, "no MLflow run has this data fingerprint and best mAP"
-    return hit.iloc[0], "data fingerprint and best mAP match (newest such run)"
+            if len(hit):
+                return hit.iloc[0], f"run_id in metrics/{stem}.json"
+            return None, f"run {run_id} (metrics/{stem}.json) is not in this MLflow store"
+    return None, ("metrics/train.json has no run_id (written by an older train stage, or MLflow was off): "
+                  "rerun `dvc repro` to link these metrics to their run")

@@ -83,18 +83,24 @@ def draw_people(image: Image.Image, people: list[np.ndarray], color: tuple[int, 
             draw.ellipse([x - width, y - width, x + width, y + width], fill=color)
 
 
-def overlay(frame: Frame, predictions: list[PosePrediction], ground_truth: bool = True, max_width: int = 960) -> Image.Image:
-    """The frame (scaled to ``max_width``) with ground truth (green) under predictions (red)."""
+def overlay(frame: Frame, predictions: list[PosePrediction], ground_truth: bool = True, width: int | None = None) -> Image.Image:
+    """The frame (at its native size, or scaled to ``width``: small synthetic frames are worth
+    enlarging) with ground truth (green) under predictions (red)."""
     with Image.open(frame.path) as raw:
         image = raw.convert("RGB")
-    scale = min(1.0, max_width / image.width)
-    if scale < 1:
-        image = image.resize((round(image.width * scale), round(image.height * scale)))
+    scale = width / image.width if width else 1.0
+    if scale != 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
     if ground_truth:
         truth = ground_truth_as_predictions([Video(frame.video, [frame])])  # unlabelled joints -> NaN
         draw_people(image, [p.joints for p in truth], GROUND_TRUTH, scale)
     draw_people(image, [p.joints for p in predictions], PREDICTED, scale)
     return image
+
+
+def confident(predictions: list[PosePrediction], threshold: float) -> list[PosePrediction]:
+    """The people whose score reaches ``threshold`` (the skeletons worth drawing)."""
+    return [p for p in predictions if p.score >= threshold]
 
 
 def people_table(predictions: list[PosePrediction]) -> pd.DataFrame:

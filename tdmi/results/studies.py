@@ -1,9 +1,13 @@
-"""Optuna studies (the sweep's storage) read for the dashboard: names, trial states, best trial
-and the Hydra override file the sweep wrote for it.
+"""Optuna studies (the sweep's storage) read for the dashboard: names, trials with their runs,
+per-trial curves, the best trial and the Hydra override file the sweep wrote for it.
 
-The sweep tunes the MI-loss weights and the TDE stage count (:data:`SWEEP_PARAMS`, named as the
-presets' fields). Studies are read through Optuna's own storage classes, so any RDB URL the
-sweep uses (SQLite by default, PostgreSQL for many workers) works here too.
+Studies are read through Optuna's own storage classes, so any RDB URL the sweep uses (SQLite by
+default, PostgreSQL for many workers) works here too. What the sweep optimises
+(tdmi/studies/objective.py): the best epoch's validation PoseTrack mAP in points (0-100),
+maximised, and with ``sweep.cost_objective=true`` training seconds as a second, minimised
+objective; a study that names its metrics (``study.set_metric_names``) is shown with those names.
+Where 0 ("term off") is a choice on a log axis the sweep adds a ``<key>:on`` switch
+(tdmi/studies/search_space.py); the trials table shows such a weight as ``off`` instead.
 """
 
 from __future__ import annotations
@@ -12,27 +16,35 @@ from pathlib import Path
 
 import optuna
 import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
 
-from tdmi.losses import MI_TERMS
-from tdmi.results.config import OUTPUT_FOLDERS
+from tdmi.results.run_table import mlflow_link
 
-SWEEP_PARAMS = (*MI_TERMS, "tde_stages")  # config fields; the sweep names them "model.<field>"
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+OBJECTIVES = ("best val PoseTrack mAP (points, 0-100)", "training time (s)")  # the sweep's, in order
+IMPORTANCE_MIN_TRIALS = 20  # fewer complete trials: fANOVA importances are mostly noise
+SWITCH = ":on"
+OFF = "off"
 
 
 def list_studies(storage: str) -> pd.DataFrame:
-    """One row per study: name, direction, trials; empty when the storage has none (or no file)."""
+    """One row per study: name, directions, trials; empty when the storage has none (or no file)."""
+    columns = ["study", "direction", "trials"]
     if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).is_file():
-        return pd.DataFrame(columns=["study", "direction", "trials"])  # never create an empty DB
+        return pd.DataFrame(columns=columns)  # never create an empty DB
     summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
-    return pd.DataFrame(
-        [{"study": s.study_name, "direction": s.direction.name.lower(), "trials": s.n_trials} for s in summaries],
-        columns=["study", "direction", "trials"],
-    )
+    return pd.DataFrame([{"study": s.study_name, "direction": ", ".join(d.name.lower() for d in s.directions),
+                          "trials": s.n_trials} for s in summaries], columns=columns)
 
 
 def load_study(storage: str, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
+
+
+def objective_names(study: optuna.Study) -> list[str]:
+    """Each objective's name with its unit: the study's own metric names, else the sweep's."""
+    named = study.metric_names
+    return list(named) if named else list(OBJECTIVES[: len(study.directions)])
 
 
 def trial_states(study: optuna.Study) -> pd.DataFrame:
@@ -41,42 +53,70 @@ def trial_states(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame({"state": STATES, "trials": [int(counts.get(s, 0)) for s in STATES]})
 
 
-def _field(param: str) -> str:
-    """"model.mi_task" and its on/off switch "model.mi_task:on" -> "mi_task"."""
-    return param.split(":")[0].rsplit(".", 1)[-1]
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The best complete trial; with cost as a second objective, the Pareto trial of highest mAP
+    (the first objective); None when no trial completed. The one definition the sweep's outputs
+    (tdmi/studies/study.py) and the dashboard share."""
+    if len(study.directions) > 1:
+        front = study.best_trials
+        return max(front, key=lambda t: t.values[0]) if front else None
+    try:
+        return study.best_trial
+    except ValueError:  # no complete trial yet
+        return None
 
 
-def swept_params(study: optuna.Study, switches: bool = True) -> list[str]:
-    """The study's parameters for the MI weights and the TDE stage count, in :data:`SWEEP_PARAMS`
-    order; with ``switches`` also the ``<key>:on`` switches the sweep adds where 0 (term off) is
-    a choice (tdmi/studies/search_space.py). Slices want the values only."""
-    seen = {name for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) for name in t.params}
-    order = {field: i for i, field in enumerate(SWEEP_PARAMS)}
-    chosen = [p for p in seen if _field(p) in order and (switches or ":" not in p)]
-    return sorted(chosen, key=lambda p: (order[_field(p)], p))
+def display_params(params: dict[str, object]) -> dict[str, object]:
+    """Trial params as a reader wants them: a switched-off weight is ``off`` under its own name,
+    and the ``<key>:on`` switches disappear."""
+    shown = {k: v for k, v in params.items() if not k.endswith(SWITCH)}
+    for key, on in params.items():
+        if key.endswith(SWITCH) and not on:
+            shown[key.removesuffix(SWITCH)] = OFF
+    return shown
+
+
+def swept_params(study: optuna.Study) -> list[str]:
+    """The values the study tunes (switches left out), in name order: the axes of its plots."""
+    seen = {name for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) for name in t.params}
+    return sorted(p for p in seen if not p.endswith(SWITCH))
+
+
+def trials_table(study: optuna.Study, runs: pd.DataFrame, ui: str) -> pd.DataFrame:
+    """One row per trial: number, state, objective value(s), duration, params (``off`` shown),
+    failure reason, and its MLflow run (name, link), matched by the tags ``study_name`` and
+    ``trial_number`` the sweep puts on each trial's run."""
+    names = objective_names(study)
+    mine = runs[(runs["study_name"] == study.study_name) & (runs["trial_number"] != "")]
+    by_number = {int(r["trial_number"]): r for r in mine.sort_values("start_time").to_dict("records")}
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        run = by_number.get(t.number)
+        duration = t.duration.total_seconds() if t.duration is not None else float("nan")
+        values = t.values or [float("nan")] * len(names)
+        rows.append({
+            "trial": t.number, "state": t.state.name, **dict(zip(names, values, strict=True)), "duration (s)": duration,
+            **display_params(t.params), "fail reason": t.user_attrs.get("fail_reason", ""),
+            "run_name": run["run_name"] if run else "",
+            "mlflow": mlflow_link(ui, run["experiment_id"], run["run_id"]) if run else None,
+            "checkpoint": run["checkpoint"] if run else "", "git_commit": run["git_commit"] if run else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def trial_curves(study: optuna.Study) -> pd.DataFrame:
+    """Long table (trial, epoch, value, state): the per-epoch value each trial reported to the
+    pruner (validation mAP), so pruned trials show where they were stopped."""
+    rows = [(t.number, epoch, value, t.state.name) for t in study.get_trials(deepcopy=False)
+            for epoch, value in sorted(t.intermediate_values.items())]
+    return pd.DataFrame(rows, columns=["trial", "epoch", "value", "state"])
 
 
 def override_file(study: optuna.Study, project_dir: Path) -> Path | None:
-    """The Hydra override file the sweep wrote for the best trial, if it lies inside the project:
-    the path in a study user attribute whose key mentions "override" (experiments/sweep.py sets
-    ``best_overrides_file``), else a file named ``*override*`` in a folder named after the study
-    under the project's output folders."""
-    candidates = [Path(v) for k, v in study.user_attrs.items() if "override" in k and isinstance(v, str)]
-    for folder in OUTPUT_FOLDERS + ("experiments/conf",):
-        root = project_dir / folder
-        if root.is_dir():
-            candidates += sorted(root.rglob(f"{study.study_name}/*override*"))
-    for path in candidates:
-        path = path if path.is_absolute() else project_dir / path
-        if path.is_file() and path.resolve().is_relative_to(project_dir.resolve()):
-            return path
-    return None
-
-
-def best_trial(study: optuna.Study) -> dict | None:
-    """Number, value and params of the best complete trial; None when no trial completed."""
-    try:
-        best = study.best_trial
-    except ValueError:
+    """The Hydra override file the sweep wrote for the best trial (the path it records as the
+    study's ``best_overrides_file`` attribute), if it exists inside the project."""
+    recorded = study.user_attrs.get("best_overrides_file")
+    if not isinstance(recorded, str):
         return None
-    return {"number": best.number, "value": best.value, "params": dict(best.params)}
+    path = Path(recorded) if Path(recorded).is_absolute() else project_dir / recorded
+    return path if path.is_file() and path.resolve().is_relative_to(project_dir.resolve()) else None

@@ -1,0 +1,211 @@
+"""MLflow runs as one DataFrame, each run labelled with its health and its group instead of failing
+the page, and everything a row needs to be traced back: run name, MLflow UI link, best checkpoint,
+git commit.
+
+Training runs carry (tdmi/engine/tracking.py) the flattened Hydra config as params, tags preset /
+data_fingerprint / git_commit / device / torch_version (ablation runs add seed and ablation=true,
+sweep trials trial_number / study_name / state) and per-epoch metrics ``train/*`` (loss terms,
+estimator health), ``val/mAP``, ``val/AP/<group>``, ``val/oks/AP`` plus the summaries ``best/*``.
+The table keeps the columns pages filter and compare on; :func:`run_details` gives one run's full
+params and tags, :func:`learning_curves` its per-epoch metrics.
+
+Groups (:data:`GROUPS`): an ``ablation`` cell, a ``sweep trial`` (a nested run of a study), the
+study's ``sweep parent`` (tag ``sweep=true``: a summary of its trials, never a run of its own),
+``pipeline`` (the run ``metrics/train.json`` names, marked by :func:`mark_pipeline`) and any other
+``training`` run. Only healthy runs that are not sweep parents are compared (:func:`comparable`).
+
+A run killed mid-epoch stays RUNNING with part of its metrics; a crashed one is FAILED; one that
+finished without validating has no best/mAP. Such runs are listed with a ``health`` saying so. An
+experiment whose runs cannot be read at all is reported in ``errors`` while the others still load.
+
+The best checkpoint: the run's ``checkpoint`` tag where the engine sets one, else where
+MLflowTracker.log_result puts it (``<artifact_uri>/checkpoints/best.pt``, logged whenever the run
+had a best epoch). Runs from before ``best/AP/*`` was logged for every run keep their per-joint AP
+through the last validated epoch's ``val/AP/*``, labelled as such (:func:`joint_ap`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from tdmi.eval.results import COLUMNS
+
+SUMMARY_METRIC = "best/mAP"  # the best validation epoch's PoseTrack mAP, what ablations compare
+OKS = "val/oks/AP"  # COCO OKS AP as logged (0-1); shown in points like every AP
+METRICS = (SUMMARY_METRIC, "val/mAP", *(f"{p}/AP/{c}" for p in ("best", "val") for c in COLUMNS), OKS)
+TAGS = ("preset", "seed", "ablation", "data_fingerprint", "git_commit", "device", "trial_number", "study_name",
+        "state", "sweep", "checkpoint")
+PARAMS = {"dataset": "data.name", "data_root": "data.root", "param_seed": "seed", "param_preset": "model.preset"}
+OK = "ok"
+PIPELINE, ABLATION, SWEEP_TRIAL, SWEEP_PARENT, TRAINING = "pipeline", "ablation", "sweep trial", "sweep parent", "training"
+GROUPS = (PIPELINE, ABLATION, SWEEP_TRIAL, TRAINING, SWEEP_PARENT)
+CURVE_PREFIXES = ("train/", "val/")
+
+
+@dataclass
+class Runs:
+    table: pd.DataFrame  # one row per run, newest first
+    errors: list[str] = field(default_factory=list)  # experiments that could not be read
+
+
+COLUMNS_OUT = ["run_id", "experiment", "experiment_id", "run_name", "group", "status", "start_time", "duration_s",
+               *TAGS, "parent_run_id", "artifact_uri", "dataset", "data_root", *METRICS, "curves", "health"]
+
+
+def _health(row: dict) -> str:
+    status = row["status"]
+    if status == "RUNNING":
+        return "unfinished: still RUNNING (killed or in progress)"
+    if status != "FINISHED":
+        return f"not finished: {status}"
+    value = row.get(SUMMARY_METRIC)
+    if value is None or not math.isfinite(value):
+        return f"incomplete: no {SUMMARY_METRIC}"
+    if row["ablation"] and not row["preset"]:
+        return "incomplete: ablation run without a preset tag"
+    return OK
+
+
+def _group(row: dict) -> str:
+    if row["sweep"] == "true":
+        return SWEEP_PARENT
+    if row["trial_number"] != "" or row["parent_run_id"]:
+        return SWEEP_TRIAL
+    return ABLATION if row["ablation"] else TRAINING
+
+
+def _row(run: mlflow.entities.Run, experiment: str) -> dict:
+    tags, params, metrics, info = run.data.tags, run.data.params, run.data.metrics, run.info
+    row = {
+        "run_id": info.run_id, "experiment": experiment, "experiment_id": info.experiment_id,
+        "run_name": info.run_name or "", "status": info.status,
+        "start_time": pd.to_datetime(info.start_time, unit="ms"),  # UTC
+        "duration_s": (info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else math.nan,
+        **{tag: tags.get(tag, "") for tag in TAGS},
+        "parent_run_id": tags.get("mlflow.parentRunId", ""), "artifact_uri": info.artifact_uri or "",
+        **{name: params.get(param, "") for name, param in PARAMS.items()},
+        **{metric: metrics.get(metric, math.nan) for metric in METRICS},
+        "curves": tuple(sorted(k for k in metrics if k.startswith(CURVE_PREFIXES))),
+    }
+    param_preset, param_seed = row.pop("param_preset"), row.pop("param_seed")
+    row["preset"] = row["preset"] or param_preset
+    row["seed"] = row["seed"] or param_seed
+    row["ablation"] = row["ablation"].lower() == "true"
+    row["health"] = _health(row)
+    row["group"] = _group(row)
+    if not row["checkpoint"] and row["artifact_uri"] and math.isfinite(row[SUMMARY_METRIC]):
+        row["checkpoint"] = f"{row['artifact_uri']}/checkpoints/best.pt"
+    return row
+
+
+def load_runs(uri: str) -> Runs:
+    """Every run of every experiment in the store at ``uri``; an empty table if there is none.
+
+    Goes through an ``MlflowClient`` bound to ``uri`` (never the global tracking URI, which other
+    sessions of a Streamlit server share).
+    """
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return Runs(pd.DataFrame(columns=COLUMNS_OUT))  # nothing logged yet; never create the file
+    rows, errors = [], []
+    try:
+        client = mlflow.MlflowClient(uri)
+        experiments = client.search_experiments()
+    except Exception as err:  # a missing or unreadable store: the page explains, it does not crash
+        return Runs(pd.DataFrame(columns=COLUMNS_OUT), [f"cannot read MLflow store {uri}: {err}"])
+    for experiment in experiments:
+        token = None
+        try:
+            while True:
+                page = client.search_runs([experiment.experiment_id], max_results=1000, page_token=token)
+                rows += [_row(run, experiment.name) for run in page]
+                token = page.token
+                if not token:
+                    break
+        except Exception as err:
+            errors.append(f"experiment {experiment.name!r}: {err}")
+    table = pd.DataFrame(rows, columns=COLUMNS_OUT)
+    return Runs(table.sort_values("start_time", ascending=False, ignore_index=True), errors)
+
+
+def mark_pipeline(table: pd.DataFrame, run_id: str | None) -> pd.DataFrame:
+    """``table`` with the run ``metrics/train.json`` names (if any) in the ``pipeline`` group."""
+    if not run_id or not (table["run_id"] == run_id).any():
+        return table
+    return table.assign(group=table["group"].mask(table["run_id"] == run_id, PIPELINE))
+
+
+def comparable(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs any comparison may use: healthy, and not a sweep's summary parent."""
+    return table[table["health"].eq(OK) & table["group"].ne(SWEEP_PARENT)]
+
+
+def mlflow_link(ui: str, experiment_id: str, run_id: str) -> str:
+    """The run's page in the MLflow UI at ``ui`` (``mlflow ui`` or a tracking server)."""
+    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+TRACE_COLUMNS = ["run_name", "mlflow", "checkpoint", "git_commit"]  # from a row to its run
+
+
+def trace(table: pd.DataFrame, ui: str) -> pd.DataFrame:
+    """``table`` with the ``mlflow`` link column, so every :data:`TRACE_COLUMNS` exists."""
+    links = [mlflow_link(ui, e, r) for e, r in zip(table["experiment_id"], table["run_id"], strict=True)]
+    return table.assign(mlflow=links)
+
+
+def run_details(uri: str, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    """One run's full params and tags (the table keeps only what pages filter on)."""
+    run = mlflow.MlflowClient(uri).get_run(run_id)
+    return dict(run.data.params), {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+
+
+def learning_curves(uri: str, run_ids: Iterable[str], keys: Iterable[str]) -> pd.DataFrame:
+    """Long table (run_id, metric, epoch, value): every step MLflow holds of each ``keys`` metric
+    the run logged (per-epoch metrics use the epoch as step)."""
+    client, rows = mlflow.MlflowClient(uri), []
+    for run_id in run_ids:
+        for key in keys:
+            rows += [(run_id, key, m.step, m.value) for m in client.get_metric_history(run_id, key)]
+    return pd.DataFrame(rows, columns=["run_id", "metric", "epoch", "value"])
+
+
+def config_differences(params: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
+    """One row per config key whose value differs between the runs (or that some run lacks), one
+    column per run; keys every run shares with one value are left out."""
+    keys = sorted({k for p in params.values() for k in p})
+    rows = {k: {run: p.get(k, "—") for run, p in params.items()} for k in keys}
+    differ = {k: v for k, v in rows.items() if len(set(v.values())) > 1}
+    return pd.DataFrame.from_dict(differ, orient="index", columns=list(params)).rename_axis("config key")
+
+
+def joint_ap(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long table (run, run_id, column, AP, source) per joint group in the paper's order: the best
+    epoch's ``best/AP/*``; a run from before every run logged them falls back to its last validated
+    epoch's ``val/AP/*`` and says so in ``source``."""
+    rows = []
+    for r in runs.to_dict("records"):
+        best = math.isfinite(r[f"best/AP/{COLUMNS[-1]}"])
+        source = "ours: best epoch" if best else "ours: last validated epoch (older run without best/AP/*)"
+        rows += [{"run": run_label(r), "run_id": r["run_id"], "column": c, "AP": r[f"{'best' if best else 'val'}/AP/{c}"],
+                  "source": source} for c in COLUMNS]
+    return pd.DataFrame(rows, columns=["run", "run_id", "column", "AP", "source"])
+
+
+def run_label(row: Mapping) -> str:
+    """How a run is named on every page: its name, preset and dataset (never shown without it)."""
+    return f"{row['run_name'] or row['run_id'][:8]} [{row['preset'] or '?'}, {row['dataset'] or '?'}]"
+
+
+def filter_runs(table: pd.DataFrame, **equal: list[str]) -> pd.DataFrame:
+    """Rows whose column ``name`` is one of ``values`` for every non-empty filter given."""
+    mask = pd.Series(True, index=table.index)
+    for column, values in equal.items():
+        if values:
+            mask &= table[column].isin(values)
+    return table[mask]
