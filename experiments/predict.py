@@ -13,44 +13,42 @@ key frame with supporting frames at the checkpoint's clip offsets, clamped at th
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import hydra
 import torch
-from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from tdmi.data.clips import ClipConfig, PoseTrackClips
+from tdmi.cli import entry_point
+from tdmi.data.clips import PoseTrackClips
 from tdmi.data.posetrack import iter_frames, load_detections, load_posetrack
-from tdmi.engine.checkpoint import load_checkpoint
+from tdmi.engine.checkpoint import model_from_checkpoint
 from tdmi.engine.predict import predict
 from tdmi.eval.results import group_by_image, write_posetrack_results
-from tdmi.models.tdmi import ModelConfig, build_model
 from tdmi.results.qualitative import MANIFEST, full_frame_detections, overlay, videos_from_frames
+from tdmi.utils.config import ConfigError, require
+from tdmi.utils.paths import project_root, under_root
 
 
 @hydra.main(config_path="conf", config_name="predict", version_base="1.3")
+@entry_point
 def main(cfg: DictConfig) -> None:
-    if (cfg.frames is None) == (cfg.annotations is None):
-        raise ValueError("give exactly one of frames=DIR or annotations=FILE_OR_DIR")
-    ckpt = load_checkpoint(to_absolute_path(cfg.ckpt), "cpu")
-    if "model_config" not in ckpt or "clip_config" not in ckpt:
-        raise ValueError(f"{cfg.ckpt}: no model_config/clip_config inside; use a checkpoint written by experiments/train.py")
-    model = build_model(ModelConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["model"])
-    clip_cfg = ClipConfig(**ckpt["clip_config"])
-    source = Path(to_absolute_path(cfg.annotations or cfg.frames))
+    require((cfg.frames is None) != (cfg.annotations is None), "frames", cfg.frames,
+            "give exactly one of frames=DIR or annotations=FILE_OR_DIR")
+    root = project_root(cfg.paths.root)
+    model, clip_cfg, _ = model_from_checkpoint(under_root(cfg.ckpt, root), cfg.device)
+    source = under_root(cfg.annotations or cfg.frames, root)
     videos = load_posetrack(source) if cfg.annotations else videos_from_frames(source)
     if cfg.detections:
-        detections = load_detections(to_absolute_path(cfg.detections), videos)
+        detections = load_detections(under_root(cfg.detections, root), videos)
     else:
         detections = None if cfg.annotations else full_frame_detections(videos)
     clips = PoseTrackClips(videos, clip_cfg, detections=detections)
     if not len(clips):
-        raise ValueError(f"no person boxes to predict on {source} (detections below score {clip_cfg.det_score_threshold}?)")
+        raise ConfigError("detections", cfg.detections, f"no person boxes to predict on {source} "
+                          f"(all below score {clip_cfg.det_score_threshold}?)")
     predictions = predict(model, DataLoader(clips, batch_size=cfg.batch_size), torch.device(cfg.device))
-    out = Path(to_absolute_path(cfg.out))
+    out = under_root(cfg.out, root)
     write_posetrack_results(list(predictions.values()), videos, out / "predictions")
     if cfg.overlays:
         by_image = group_by_image(predictions.values())
@@ -59,9 +57,9 @@ def main(cfg: DictConfig) -> None:
                 path = out / "overlays" / frame.video / f"{frame.frame_index:06d}.jpg"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 overlay(frame, by_image[frame.image_id], ground_truth=bool(cfg.annotations)).save(path, quality=85)
-    manifest = {"checkpoint": str(Path(to_absolute_path(cfg.ckpt))), "frames": str(source) if cfg.frames else None,
+    manifest = {"checkpoint": str(under_root(cfg.ckpt, root)), "frames": str(source) if cfg.frames else None,
                 "annotations": str(source) if cfg.annotations else None,
-                "detections": str(Path(to_absolute_path(cfg.detections))) if cfg.detections else None,
+                "detections": str(under_root(cfg.detections, root)) if cfg.detections else None,
                 "boxes": "detections" if cfg.detections else "ground truth" if cfg.annotations else "whole frame",
                 "offsets": list(clip_cfg.offsets), "people": len(predictions)}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

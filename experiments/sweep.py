@@ -12,23 +12,21 @@ best_overrides.txt, and prints how to open the study in optuna-dashboard and the
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import warnings
-from pathlib import Path
 from typing import Any
 
 import hydra
 import mlflow
 import optuna
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate, to_absolute_path
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from train import dataclasses_from  # experiments/ is on sys.path when this file runs
 
+from tdmi.cli import entry_point
 from tdmi.engine.tracking import MLflowTracker, artifact_location, resolve_tracking_uri
 from tdmi.redact import redact
-from tdmi.studies.objective import Objective
-from tdmi.studies.runs import RunSpec
+from tdmi.run import RunSpec
+from tdmi.studies.objective import Objective, check_study_name, trial_spec
 from tdmi.studies.search_space import check_space, flatten_space, grid
 from tdmi.studies.study import (
     best_trial,
@@ -39,20 +37,22 @@ from tdmi.studies.study import (
     storage,
     write_outputs,
 )
+from tdmi.utils.paths import project_root, under_root
 
 # Heartbeats, fail_stale_trials and TPE's `group` are Optuna "experimental" features we rely on knowingly.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def build(cfg: DictConfig, overrides: dict[str, Any], number: int) -> RunSpec:
-    """The composed config with one trial's values; a key the config lacks fails here."""
-    trial_cfg = cfg.copy()
-    for key, value in overrides.items():
-        OmegaConf.update(trial_cfg, key, value, merge=False)
-    model_cfg, loss_cfg, clip_cfg, train_cfg = dataclasses_from(trial_cfg)
-    config = OmegaConf.to_container(trial_cfg, resolve=True)
-    return RunSpec(model_cfg, loss_cfg, clip_cfg, dataclasses.replace(train_cfg, resume=False), trial_cfg.model.preset,
-                   Path(to_absolute_path(cfg.data.root)), Path(to_absolute_path(cfg.sweep.train_dir)) / f"trial-{number}", config)
+def trial_builder(cfg: DictConfig) -> Any:
+    """``(values, number) -> RunSpec``: the composed config with one trial's values, in
+    ``sweep.train_dir``/trial-<number>; a key the config lacks fails there."""
+    config, root = OmegaConf.to_container(cfg, resolve=True), project_root(cfg.paths.root)
+    trials = under_root(cfg.sweep.train_dir, root)
+
+    def build(values: dict[str, Any], number: int) -> RunSpec:
+        return trial_spec(config, values, trials / f"trial-{number}", root)
+
+    return build
 
 
 def parent_run_id(cfg: DictConfig, uri: str, url: str) -> str:
@@ -81,24 +81,29 @@ def parent_run_id(cfg: DictConfig, uri: str, url: str) -> str:
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
+@entry_point
 def main(cfg: DictConfig) -> float | None:
     sweep = cfg.sweep
+    check_study_name(sweep.study)  # before any study or run exists
     space = flatten_space(OmegaConf.to_container(sweep.space, resolve=True))
     check_space(space)
-    build(cfg, next(grid(space)), 0)  # a typo in the space fails now, not in every trial
-    uri, url = resolve_tracking_uri(cfg.mlflow.tracking_uri), resolve_storage(sweep.storage)
+    build = trial_builder(cfg)
+    build(next(grid(space)), 0)  # a typo in the space fails now, not in every trial
+    uri = resolve_tracking_uri(cfg.mlflow.tracking_uri, cfg.paths.root)
+    url = resolve_storage(sweep.storage, cfg.paths.root)
     store = storage(url, sweep.heartbeat_interval, retry_and_close_run(sweep.mlflow_experiment, uri, sweep.max_retry))
     directions = ["maximize", "minimize"] if sweep.cost_objective else ["maximize"]
     study = open_study(sweep.study, store, instantiate(sweep.sampler), instantiate(sweep.pruner), directions)
-    objective = Objective(space, lambda values, number: build(cfg, values, number), sweep.mlflow_experiment, uri, sweep.cost_objective)
+    objective = Objective(space, build, sweep.mlflow_experiment, uri, sweep.cost_objective)
     with mlflow.start_run(run_id=parent_run_id(cfg, uri, url)) as parent:
         run_budget(study, objective, sweep.n_trials)
         base = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith(("sweep.", "sweep=", "hydra."))]
-        files = write_outputs(study, Path(to_absolute_path(sweep.out_dir)), base)
+        files = write_outputs(study, under_root(sweep.out_dir, project_root(cfg.paths.root)), base)
         mlflow.log_artifacts(str(files["trials"].parent), "sweep")
         best = best_trial(study) if "best" in files else None
         if best is not None:
             mlflow.log_metrics({"best/mAP": best.values[0], "best/trial": best.number})
+            mlflow.set_tag("best_overrides_file", str(files["best"]))  # as the study's user attr
     states = [t.state.name for t in study.trials]
     print(f"study {sweep.study!r} in {redact(url)}: {len(states)} trials, " + ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))))
     if best is not None:

@@ -15,12 +15,14 @@ import mlflow
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from torch import nn
 
 from tdmi.data.clips import ClipConfig, PoseTrackClips
 from tdmi.data.posetrack import load_posetrack
 from tdmi.engine import (
     NonFiniteLossError,
+    PoseTrackEvaluator,
     TrainConfig,
     fit,
     load_checkpoint,
@@ -33,11 +35,10 @@ from tdmi.engine.train import _Step, unused_parameters
 from tdmi.losses import LossConfig, build_loss
 from tdmi.models.presets import PRESETS, preset_configs
 from tdmi.models.tdmi import ModelConfig, build_model
+from tdmi.run import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "experiments" / "conf"
-sys.path.insert(0, str(REPO / "experiments"))
-from train import dataclasses_from  # noqa: E402
 
 CLIP = ClipConfig(input_size=(48, 64))
 TINY_MODEL = {"tiny_width": 8, "head_dilations": (3,), "mi_hidden": 16, "mi_dim": 8}
@@ -49,6 +50,10 @@ TINY = ["model.tiny_width=8", "model.head_dilations=[3]", "model.mi_hidden=16", 
 def _compose(overrides: list[str]):
     with initialize_config_dir(str(CONF), version_base="1.3"):
         return compose("config", overrides=overrides)
+
+
+def _spec(overrides: list[str]) -> RunSpec:
+    return RunSpec.from_dict(OmegaConf.to_container(_compose(overrides), resolve=True), REPO)
 
 
 def _tiny(preset: str = "tdmi") -> tuple[nn.Module, nn.Module]:
@@ -70,17 +75,17 @@ def test_model_configs_are_the_presets() -> None:
     base = _compose([]).model
     assert set(base) == {"preset"} | {f.name for f in fields(ModelConfig)} | {f.name for f in fields(LossConfig)}
     for name, row in PRESETS.items():
-        model_cfg, loss_cfg, _, _ = dataclasses_from(_compose([f"model={name}"]))
-        assert (model_cfg, loss_cfg) == preset_configs(name, head_dilations=[3, 6, 9, 12, 15]), name
+        spec = _spec([f"model={name}"])
+        assert (spec.model, spec.loss) == preset_configs(name, head_dilations=[3, 6, 9, 12, 15]), name
         assert {k: v for k, v in _compose([f"model={name}"]).model.items() if k in row} == row
 
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
 def test_every_experiment_config_builds(experiment: str) -> None:
-    model_cfg, _, clip_cfg, train_cfg = dataclasses_from(_compose([f"experiment={experiment}"]))
-    assert model_cfg.tde_stages == 3 and train_cfg.epochs >= 1
+    spec = _spec([f"experiment={experiment}"])
+    assert spec.model.tde_stages == 3 and spec.train.epochs >= 1
     if experiment.endswith("_w48"):
-        assert model_cfg.backbone == "hrnet_w48" and clip_cfg.input_size == (288, 384) and train_cfg.amp == "bf16"
+        assert spec.model.backbone == "hrnet_w48" and spec.clip.input_size == (288, 384) and spec.train.amp == "bf16"
 
 
 def test_checkpoint_write_is_atomic_and_rng_state_round_trips(tmp_path: Path) -> None:
@@ -98,24 +103,25 @@ def test_probe_finds_the_parts_a_preset_leaves_without_gradient(synth_root: Path
     step = _Step(*_tiny(preset))
     before = {k: v.clone() for k, v in step.state_dict().items()}
     names = unused_parameters(step, _sets(synth_root)[0][0], torch.device("cpu"))
-    assert bool(names) == unused and all(n.startswith("model.rdm.noisy.") for n in names)
+    assert bool(names) == unused and all(".rdm.noisy." in n for n in names)
     assert all(torch.equal(v, before[k]) for k, v in step.state_dict().items()), "probe changed the state"
     assert all(p.grad is None for p in step.parameters())
 
 
 class _Poisoned(nn.Module):
-    """The real loss, with its "mi_task" term made NaN on the calls listed."""
+    """The real loss, with its last MI term (after "heatmap", before "total") made NaN on the calls listed."""
 
     def __init__(self, loss: nn.Module, bad_calls: set[int]):
         super().__init__()
-        self.loss, self.bad_calls, self.calls = loss, bad_calls, 0
+        self.loss, self.bad_calls, self.calls, self.term = loss, bad_calls, 0, None
 
     def forward(self, outputs, target, weight):
         self.calls += 1
         terms = self.loss(outputs, target, weight)
+        self.term = [k for k in terms if k not in ("heatmap", "total")][-1]
         if self.calls in self.bad_calls:
-            terms["mi_task"] = terms["mi_task"] * float("nan")
-            terms["total"] = terms["total"] + terms["mi_task"]
+            terms[self.term] = terms[self.term] * float("nan")
+            terms["total"] = terms["total"] + terms[self.term]
         return terms
 
 
@@ -126,8 +132,10 @@ def test_non_finite_losses_are_skipped_then_stop_the_run(synth_root: Path, tmp_p
     result = fit(model, _Poisoned(loss, {2}), train_set, None, cfg, tmp_path / "a")
     assert result.skipped_steps == 1 and result.history[0]["train/skipped"] == 1
     model, loss = _tiny()
-    with pytest.raises(NonFiniteLossError, match=r"'mi_task' was nan at step 3 \(epoch 1, batch 3\)"):
-        fit(model, _Poisoned(loss, {2, 3}), train_set, None, cfg, tmp_path / "b")
+    poisoned = _Poisoned(loss, {2, 3})
+    with pytest.raises(NonFiniteLossError, match=r"was nan at step 3 \(epoch 1, batch 3\)") as err:
+        fit(model, poisoned, train_set, None, cfg, tmp_path / "b")
+    assert f"loss term {poisoned.term!r} was nan" in str(err.value)
 
 
 def test_fit_bf16_channels_last_validates_and_callbacks_can_stop(synth_root: Path, tmp_path: Path) -> None:
@@ -144,7 +152,7 @@ def test_fit_bf16_channels_last_validates_and_callbacks_can_stop(synth_root: Pat
 
     model, loss = _tiny("tde1")
     with pytest.raises(RuntimeError, match="pruned"):
-        fit(model, loss, train_set, val_set, cfg, tmp_path, [Prune()])
+        fit(model, loss, train_set, PoseTrackEvaluator.for_training(val_set, cfg), cfg, tmp_path, [Prune()])
     assert [m["epoch"] for m in seen] == [1, 2] and "val/mAP" not in seen[0] and 0 <= seen[1]["val/mAP"] <= 100
     assert seen[1]["lr"] == pytest.approx(1e-4) and seen[0]["train/clips_per_s"] > 0
     last = load_checkpoint(tmp_path / "last.pt")

@@ -92,7 +92,7 @@ def test_detected_boxes_below_the_threshold_are_dropped(synth_root: Path, checkp
              for f in frames for k, p in enumerate(f.people)]
     (tmp_path / "dets.json").write_text(json.dumps(boxes))
     out = _evaluate(tmp_path, synth_root, checkpoint, "boxes=detections", f"detections={tmp_path / 'dets.json'}",
-                    "det_score_threshold=0.5", "flip_test=true")
+                    "train.clip.det_score_threshold=0.5", "train.flip_test=true")
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "metrics" / "eval.json").read_text())
     assert metrics["clips"] == sum(b["score"] > 0.5 for b in boxes) and metrics["boxes"] == "detections"

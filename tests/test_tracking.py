@@ -12,14 +12,9 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tdmi.engine.tracking import (
-    REPO,
-    MLflowTracker,
-    artifact_location,
-    flatten,
-    resolve_tracking_uri,
-)
+from tdmi.engine.tracking import MLflowTracker, artifact_location, resolve_tracking_uri
 from tdmi.engine.train import FitResult
+from tdmi.utils import flatten
 
 HISTORY = [
     {"epoch": 1, "lr": 1e-3, "train/heatmap": 0.02, "train/total": 0.03, "val/mAP": 10.0, "val/AP/Ankle": float("nan")},
@@ -27,9 +22,17 @@ HISTORY = [
 ]
 
 
-def test_tracking_uri_comes_from_config_then_environment_then_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tracking_uri_comes_from_config_then_environment_then_the_project_root(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Never the package's folder: paths.root, else $TDMI_ROOT, else the working directory."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert resolve_tracking_uri() == f"sqlite:///{REPO / 'mlruns.db'}"
+    monkeypatch.delenv("TDMI_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert resolve_tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlruns.db'}"
+    monkeypatch.setenv("TDMI_ROOT", str(tmp_path / "project"))
+    assert resolve_tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'project' / 'mlruns.db'}"
+    assert resolve_tracking_uri(None, "/x") == "sqlite:////x/mlruns.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert resolve_tracking_uri() == "http://127.0.0.1:5000"
     assert resolve_tracking_uri("sqlite:////x/y.db") == "sqlite:////x/y.db"
@@ -43,7 +46,7 @@ def _log_run(uri: str, tmp_path: Path) -> str:
     (tmp_path / "per_joint.csv").write_text("name,Head\n")
     result = FitResult(history=HISTORY, out_dir=tmp_path, best_epoch=2, best_metric=20.0,
                        files={"best": tmp_path / "best.pt", "per_joint": tmp_path / "per_joint.csv"})
-    with MLflowTracker("tracking-test", uri, run_name="tiny") as tracker:
+    with MLflowTracker("tracking-test", uri, run_name="tiny") as tracker:  # as tdmi.run.train tracks
         tracker.log_config({"model": {"preset": "tdmi", "tde_stages": 3}, "train": {"lr": 1e-3}})
         tracker.set_tags("abc123", "cpu", "tdmi")
         for row in HISTORY:
@@ -63,7 +66,7 @@ def _check_run(uri: str, run_id: str) -> None:
     client = mlflow.MlflowClient(uri)
     assert [(m.step, m.value) for m in client.get_metric_history(run_id, "val/mAP")] == [(1, 10.0), (2, 20.0)]
     assert [m.step for m in client.get_metric_history(run_id, "val/AP/Ankle")] == [2]  # NaN not logged
-    assert run.data.metrics["best/mAP"] == 20.0
+    assert run.data.metrics["best/mAP"] == 20.0 and run.data.metrics["best/AP/Ankle"] == 5.0  # the best epoch's
     paths = {f.path for folder in ("checkpoints", "metrics", "plots") for f in client.list_artifacts(run_id, folder)}
     assert paths == {"checkpoints/best.pt", "metrics/per_joint.csv", "plots/learning_curve.png"}
 

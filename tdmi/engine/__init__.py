@@ -7,10 +7,19 @@ from tdmi.engine.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from tdmi.engine.predict import evaluate, predict
-from tdmi.engine.train import FitResult, NonFiniteLossError, TrainConfig, fit, init_distributed
+from tdmi.engine.predict import PoseTrackEvaluator, evaluate, predict
+from tdmi.engine.train import (
+    Evaluator,
+    FitResult,
+    NonFiniteLossError,
+    TrainConfig,
+    TrainState,
+    fit,
+    init_distributed,
+)
 
 __all__ = [
-    "CheckpointError", "FitResult", "NonFiniteLossError", "TrainConfig", "evaluate", "fit", "init_distributed",
-    "load_checkpoint", "model_from_checkpoint", "predict", "save_checkpoint", "seed_everything",
+    "CheckpointError", "Evaluator", "FitResult", "NonFiniteLossError", "PoseTrackEvaluator", "TrainConfig",
+    "TrainState", "evaluate", "fit", "init_distributed", "load_checkpoint", "model_from_checkpoint", "predict",
+    "save_checkpoint", "seed_everything",
 ]

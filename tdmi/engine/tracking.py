@@ -6,24 +6,23 @@ terms, lr, clips/s, val mAP...) with the epoch as step; tags for reproducibility
 data fingerprint, device, torch version, ablation preset); artifacts at the end: best checkpoint,
 predictions JSON, per-joint CSV and a learning-curve PNG.
 
-A resumed training run continues its MLflow run: experiments/train.py stores the run id in every
+A resumed training run continues its MLflow run: tdmi/run.py stores the run id in every
 checkpoint and passes it back as ``run_id``. Metrics of epochs whose checkpoint was written but
 whose metrics were not (a kill in between) are logged on resume from the checkpoint's history
 (:meth:`MLflowTracker.log_missing_epochs`); MLflow params cannot change, so a value that differs on
 resume (e.g. more epochs) is kept as a tag ``resumed.<param>``.
 
-Tracking URI: the configured value, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<repo>/mlruns.db``
-(SQLite rather than MLflow's file store, which MLflow 3 deprecates; gitignored like mlartifacts/).
+Tracking URI: the configured value, else ``$MLFLOW_TRACKING_URI``, else
+``sqlite:///<project root>/mlruns.db`` (``paths.root``, tdmi/utils/paths.py; SQLite rather than
+MLflow's file store, which MLflow 3 deprecates; gitignored like mlartifacts/).
 For a local SQLite store, new experiments keep artifacts in ``mlartifacts/`` beside the database
 instead of MLflow's default, a path relative to whatever the working directory happens to be.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -33,13 +32,14 @@ import torch
 from mlflow.exceptions import MlflowException
 
 from tdmi.engine.train import FitResult
+from tdmi.redact import redact
+from tdmi.utils.io import flatten
+from tdmi.utils.paths import git_commit, project_root
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def resolve_tracking_uri(configured: str | None = None) -> str:
-    """The configured URI, else $MLFLOW_TRACKING_URI, else the repo's local SQLite store."""
-    return configured or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{REPO / 'mlruns.db'}"
+def resolve_tracking_uri(configured: str | None = None, root: str | Path | None = None) -> str:
+    """The configured URI, else $MLFLOW_TRACKING_URI, else the project root's local SQLite store."""
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root(root) / 'mlruns.db'}"
 
 
 def artifact_location(uri: str) -> str | None:
@@ -47,41 +47,6 @@ def artifact_location(uri: str) -> str | None:
     if not uri.startswith("sqlite:///"):
         return None
     return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
-
-
-def flatten(config: Mapping, sep: str = ".", prefix: str = "") -> dict[str, object]:
-    """Nested mapping -> {"a.b.c": value}: MLflow's flat params (sep "."), metric names (sep "/")."""
-    out: dict[str, object] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, sep, f"{name}{sep}"))
-        else:
-            out[name] = value
-    return out
-
-
-def git_commit(repo: Path = REPO) -> str:
-    """HEAD's hash, with "-dirty" when tracked files differ; "unknown" outside a git checkout."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=repo, capture_output=True).returncode != 0
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("-dirty" if dirty else "")
-
-
-def write_csv_rows(rows: Sequence[Mapping[str, float | str]], path: str | Path) -> Path:
-    """One CSV row per mapping, one column per key (empty where a row has none), the table format
-    `dvc plots` draws: the learning curve (a row per epoch), per-joint AP (a row per joint group)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def plot_learning_curve(history: Sequence[Mapping[str, float]], path: str | Path) -> Path:
@@ -114,11 +79,13 @@ class MLflowTracker:
     """A context manager around one MLflow run; also a fit() callback logging each epoch."""
 
     def __init__(self, experiment: str = "tdmi", tracking_uri: str | None = None, run_name: str | None = None,
-                 nested: bool = False, run_id: str | None = None):
+                 nested: bool = False, run_id: str | None = None, root: str | Path | None = None):
         """``run_id``: reopen that run (a resumed training run); a new run when the store lacks it
-        (e.g. a checkpoint brought from another machine)."""
-        self.uri = resolve_tracking_uri(tracking_uri)
+        (e.g. a checkpoint brought from another machine). ``root``: the project root whose
+        ``mlruns.db`` is the default store (resolve_tracking_uri)."""
+        self.uri = resolve_tracking_uri(tracking_uri, root)
         self.experiment, self.run_name, self.nested, self.run_id = experiment, run_name, nested, run_id
+        self.active = False  # inside the `with` block
 
     def __enter__(self) -> MLflowTracker:
         mlflow.set_tracking_uri(self.uri)
@@ -131,14 +98,16 @@ class MLflowTracker:
             except MlflowException:
                 self.run_id = None
         self.run_id = mlflow.start_run(self.run_id, run_name=self.run_name, nested=self.nested).info.run_id
+        self.active = True
         return self
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         mlflow.end_run("FAILED" if exc_type is not None else "FINISHED")
+        self.active = False
 
     def log_config(self, config: Mapping) -> None:
         """The flattened config as params; on a reopened run only new keys, changed values as tags."""
-        params = {k: str(v) for k, v in flatten(config).items()}
+        params = {k: redact(str(v)) for k, v in flatten(config).items()}  # no URL passwords
         logged = mlflow.MlflowClient(self.uri).get_run(self.run_id).data.params
         mlflow.log_params({k: v for k, v in params.items() if k not in logged})
         changed = {f"resumed.{k}": v for k, v in params.items() if k in logged and logged[k] != v}
@@ -147,9 +116,11 @@ class MLflowTracker:
 
     def set_tags(self, fingerprint: str, device: str, preset: str, **more: str) -> None:
         """The tags every run carries, plus any others."""
-        tags = {"git_commit": git_commit(), "data_fingerprint": fingerprint, "device": device,
+        commit = git_commit()
+        dirty = "unknown" if commit == "unknown" else str(commit.endswith("-dirty")).lower()
+        tags = {"git_commit": commit, "git_dirty": dirty, "data_fingerprint": fingerprint, "device": device,
                 "torch_version": torch.__version__, "preset": preset, **more}
-        mlflow.set_tags(tags)
+        mlflow.set_tags({k: redact(str(v)) for k, v in tags.items()})
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         """Finite metrics only: an undefined AP (a joint without ground truth) is NaN."""
@@ -165,11 +136,15 @@ class MLflowTracker:
                 self.on_epoch_end(int(row["epoch"]), dict(row))
 
     def log_result(self, result: FitResult) -> None:
-        """Best checkpoint, predictions, per-joint CSV, learning curve; best mAP as a summary metric."""
+        """Best checkpoint, predictions, per-joint CSV, learning curve; summary metrics ``best/mAP``,
+        ``best/epoch`` and ``best/AP/<joint group>`` (the best epoch's), so that a table over many
+        runs is one ``mlflow.search_runs`` query."""
         for name, folder in (("best", "checkpoints"), ("predictions", "predictions"), ("per_joint", "metrics")):
             if name in result.files:
                 mlflow.log_artifact(str(result.files[name]), folder)
         mlflow.log_artifact(str(plot_learning_curve(result.history, result.out_dir / "learning_curve.png")), "plots")
         if result.best_metric is not None:
-            mlflow.log_metrics({"best/mAP": result.best_metric, "best/epoch": result.best_epoch})
+            best = {f"best/{k.removeprefix('val/')}": v for k, v in result.best_row.items()
+                    if k.startswith("val/AP/") and math.isfinite(v)}
+            mlflow.log_metrics({"best/mAP": result.best_metric, "best/epoch": result.best_epoch, **best})
         mlflow.log_metric("skipped_steps", result.skipped_steps)

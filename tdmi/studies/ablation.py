@@ -26,15 +26,16 @@ import pandas as pd
 from scipy import stats
 
 from tdmi.data.joints import JOINT_GROUPS
+from tdmi.utils.config import EXECUTION_ONLY
 
 METRICS: tuple[str, ...] = ("mAP", *JOINT_GROUPS)
 _COLUMN = {"mAP": "metrics.best/mAP", **{g: f"metrics.best/AP/{g}" for g in JOINT_GROUPS}}
-_IGNORED_TRAIN_FIELDS = ("progress", "num_workers", "resume")  # change how, not what, a run trains
 
 
 def config_hash(configs: Mapping[str, Any]) -> str:
-    """16 hex digits of sha256 over the configs as sorted JSON."""
-    train = {k: v for k, v in configs.get("train", {}).items() if k not in _IGNORED_TRAIN_FIELDS}
+    """16 hex digits of sha256 over the configs (``RunSpec.identity``) as sorted JSON; the
+    EXECUTION_ONLY train fields are left out."""
+    train = {k: v for k, v in configs.get("train", {}).items() if k not in EXECUTION_ONLY}
     text = json.dumps({**configs, "train": train}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

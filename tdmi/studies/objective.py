@@ -9,19 +9,57 @@ which is what marks it as a real outcome rather than a worker that died (tdmi/st
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import optuna
 
 from tdmi.engine.tracking import MLflowTracker
-from tdmi.studies.runs import RunSpec, train_run
+from tdmi.run import RunSpec, train
 from tdmi.studies.search_space import suggest
+from tdmi.utils.config import ConfigError
 
 METRIC = "val/mAP"
+STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_study_name(name: object) -> str:
+    """``name`` when it is safe as a folder name and inside an MLflow filter's quotes; else a
+    ConfigError, raised before any study or run is created (a quote broke the filter after the
+    Optuna study existed)."""
+    if not isinstance(name, str) or not STUDY_NAME.fullmatch(name):
+        raise ConfigError("sweep.study", name, "must be letters, digits, '.', '_' or '-', starting with a letter "
+                          "or digit (it names a folder and is quoted in MLflow filters)")
+    return name
+
+
+def with_overrides(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``config`` with dotted keys set (``{"model.mi_task": 0.0}``); a key the
+    config lacks is a ConfigError (a typo in the search space fails before any trial)."""
+    out = copy.deepcopy(dict(config))
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node: Any = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise ConfigError(key, value, "not a key of the composed config (check sweep.space)")
+        node[leaf] = value
+    return out
+
+
+def trial_spec(config: Mapping[str, Any], overrides: Mapping[str, Any], out_dir: Path,
+               root: str | Path | None = None) -> RunSpec:
+    """One trial's RunSpec: the composed config with the trial's values, trained afresh in ``out_dir``."""
+    spec = RunSpec.from_dict(with_overrides(config, overrides), root)
+    return dataclasses.replace(spec, train=dataclasses.replace(spec.train, resume=False), out_dir=out_dir)
 
 
 class PruningCallback:
@@ -57,7 +95,7 @@ class Objective:
             mlflow.set_tags({"trial_number": trial.number, "study_name": trial.study.study_name})
             try:
                 callbacks = [] if self.cost else [PruningCallback(trial)]  # Optuna prunes single-objective studies only
-                result = train_run(self.build(overrides, trial.number), tracker, callbacks)
+                result = train(self.build(overrides, trial.number), tracker, callbacks)
                 if result.best_metric is None or not math.isfinite(result.best_metric):
                     raise ValueError(f"best {METRIC} is {result.best_metric}: nothing to optimise")
             except optuna.TrialPruned as err:

@@ -1,0 +1,211 @@
+"""One training run, the seam every entry point goes through: ``train(spec, tracker, callbacks)``.
+
+``experiments/train.py``, a sweep trial, an ablation cell, the benchmarks and the tests all call
+:func:`train` with a :class:`RunSpec`, so every run logs the same params, tags, per-epoch metrics,
+``best/*`` summary metrics and artifacts, writes the same checkpoints, and resumes by one policy:
+
+- Resume: a run continues from ``out_dir/last.pt`` (``train.resume``) only when the checkpoint was
+  trained with the same training-relevant config (:meth:`RunSpec.identity`: model, loss, clip and
+  train settings and the data fingerprint; ``train.progress``, ``num_workers`` and ``resume`` only
+  change how a run executes). Otherwise it stops before anything is trained or tracked with a
+  :class:`ConfigError` that lists the keys that differ: a changed ``train.lr`` must not "resume" a
+  finished run and report its old mAP, and the earlier run's MLflow status is never touched.
+  Stopping rather than silently starting fresh elsewhere is our choice: the output folder is the
+  DVC stage's declared output, so moving it would desynchronise the pipeline.
+- Tracking: an :class:`MLflowTracker` not yet entered is opened here (reopening the MLflow run of
+  the checkpoint being resumed); one already entered (a sweep's nested trial run) is used as is.
+  Only rank 0 tracks and writes files (torchrun: every process calls train()).
+- Files: ``metrics_file`` (best epoch, best mAP, the MLflow ``run_id``, ...) and ``curve_file``
+  (the learning curve CSV) when set, written only after fit() returns, i.e. after ``best.pt`` and
+  ``last.pt`` (tdmi/engine/train.py): a metrics file never names a best epoch without its file.
+
+:meth:`RunSpec.from_dict` turns the composed config (a plain dict, e.g. Hydra's) into the
+library's dataclasses and checks every value first (:mod:`tdmi.utils.config`), so a wrong type or
+a nonsense value fails with one line naming the key. To add a setting, add a field to the
+dataclass it belongs to (or to :class:`RunSpec`) and read it in :meth:`RunSpec.from_dict`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tdmi.data.clips import ClipConfig, PoseTrackClips
+from tdmi.data.datasets import load_dataset
+from tdmi.data.summary import fingerprint
+from tdmi.engine.checkpoint import load_checkpoint, seed_everything
+from tdmi.engine.predict import PoseTrackEvaluator
+from tdmi.engine.tracking import MLflowTracker
+from tdmi.engine.train import (
+    Callback,
+    FitResult,
+    TrainConfig,
+    fit,
+    init_distributed,
+    resolve_device,
+)
+from tdmi.eval.results import write_metrics_json
+from tdmi.losses import MI_TERMS, LossConfig, build_loss
+from tdmi.models.presets import ABLATION_ORDER, PRESETS, preset_configs
+from tdmi.models.tdmi import ModelConfig, build_model
+from tdmi.utils.config import EXECUTION_ONLY, ConfigError, check_fields, config_diff, require
+from tdmi.utils.io import write_csv_rows
+from tdmi.utils.paths import project_root, under_root
+
+DEFAULT_LOADER = "posetrack"  # tdmi.data.datasets: a data config without `loader`
+
+
+@dataclass
+class RunSpec:
+    """Everything one training run needs, in the library's types."""
+
+    model: ModelConfig
+    loss: LossConfig
+    clip: ClipConfig
+    train: TrainConfig
+    preset: str
+    data_root: Path  # the dataset, read by the `dataset` loader
+    out_dir: Path  # fit()'s checkpoints and the best epoch's files
+    config: Mapping[str, Any]  # the composed config: MLflow params and the checkpoints' "config"
+    dataset: str = DEFAULT_LOADER  # tdmi.data.datasets loader name
+    metrics_file: Path | None = None  # train.json (rank 0, after training)
+    curve_file: Path | None = None  # learning_curve.csv (rank 0, after training)
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any], root: str | Path | None = None, files: bool = False) -> RunSpec:
+        """The composed config (keys ``model`` with ``preset``, ``train`` with ``clip``, ``seed``,
+        ``data.root``, ``train_dir``) as a RunSpec; relative paths are under ``root``
+        (:func:`tdmi.utils.paths.project_root`). ``files``: also write ``metrics_dir/train.json``
+        and ``plots_dir/learning_curve.csv``. Raises ConfigError naming the first bad key."""
+        root = project_root(root)
+        model_cfg, loss_cfg = _model_and_loss(dict(_section(config, "model")))
+        train = dict(_section(config, "train"))
+        clip_cfg = _clip(dict(train.pop("clip", {})))
+        require(len(clip_cfg.offsets) == model_cfg.num_frames, "train.clip.offsets", list(clip_cfg.offsets),
+                f"must give model.num_frames={model_cfg.num_frames} frames (one offset per frame)")
+        seed = config.get("seed", 0)
+        require(isinstance(seed, int) and not isinstance(seed, bool), "seed", seed, "must be an integer")
+        train_cfg = TrainConfig(seed=seed, **train)
+        data = _section(config, "data")
+        require(isinstance(data.get("root"), str), "data.root", data.get("root"), "must be a path")
+        require(isinstance(config.get("train_dir"), str), "train_dir", config.get("train_dir"), "must be a path")
+        spec = cls(model_cfg, loss_cfg, clip_cfg, train_cfg, config["model"]["preset"], under_root(data["root"], root),
+                   under_root(config["train_dir"], root), dict(config), data.get("loader") or DEFAULT_LOADER)
+        if files:
+            spec.metrics_file = under_root(config.get("metrics_dir", "metrics"), root) / "train.json"
+            spec.curve_file = under_root(config.get("plots_dir", "plots"), root) / "learning_curve.csv"
+        return spec
+
+    def identity(self, data_fingerprint: str) -> dict[str, Any]:
+        """What decides a run's result: the configs (less EXECUTION_ONLY train fields) and the data.
+        Equal identities may resume each other; tdmi/studies/ablation.py hashes it per cell."""
+        train = {k: v for k, v in asdict(self.train).items() if k not in EXECUTION_ONLY}
+        return {"data": data_fingerprint, "model": asdict(self.model), "loss": asdict(self.loss),
+                "clip": asdict(self.clip), "train": train}
+
+
+@dataclass
+class RunResult(FitResult):
+    """fit()'s result and the MLflow run that recorded it (None when untracked)."""
+
+    run_id: str | None = None
+
+
+def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = config.get(key)
+    require(isinstance(value, Mapping), key, value, "must be a config group (a mapping)")
+    return value
+
+
+def _model_and_loss(model: dict[str, Any]) -> tuple[ModelConfig, LossConfig]:
+    """``model.*`` (ModelConfig and LossConfig fields, plus ``preset``) checked, then the preset's configs."""
+    preset = model.pop("preset", None)
+    require(preset in PRESETS, "model.preset", preset, f"must be one of {ABLATION_ORDER}")
+    loss_fields = {f.name for f in dataclasses.fields(LossConfig)}
+    check_fields(ModelConfig, {k: v for k, v in model.items() if k not in loss_fields}, "model.")
+    check_fields(LossConfig, {k: v for k, v in model.items() if k in loss_fields}, "model.")
+    for term in MI_TERMS:
+        value = model.get(term, PRESETS[preset].get(term, 0.0))
+        require(math.isfinite(value) and value >= 0, f"model.{term}", value, "must be a weight >= 0 (0 = term off)")
+    stages = model.get("tde_stages", PRESETS[preset]["tde_stages"])
+    require(0 <= stages <= 4, "model.tde_stages", stages, "must be an integer in 0..4 (0 = single-frame baseline)")
+    return preset_configs(preset, **model)
+
+
+def _clip(clip: dict[str, Any]) -> ClipConfig:
+    check_fields(ClipConfig, clip, "train.clip.")
+    defaults = ClipConfig()
+    for key in ("sigma", "box_pad"):
+        value = clip.get(key, getattr(defaults, key))
+        require(math.isfinite(value) and value > 0, f"train.clip.{key}", value, "must be a number > 0")
+    size = clip.get("input_size", defaults.input_size)
+    require(all(v > 0 for v in size), "train.clip.input_size", list(size), "must be [width, height] > 0")
+    try:
+        return ClipConfig(**clip)
+    except ValueError as err:
+        raise ConfigError("train.clip", clip, str(err)) from None
+
+
+def resumable(spec: RunSpec, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The checkpoint ``spec`` resumes from (empty when none, or ``train.resume`` is off); a
+    ConfigError naming the differing keys when it was trained with another config."""
+    last = spec.out_dir / "last.pt"
+    if not (spec.train.resume and last.exists()):
+        return {}
+    ckpt = load_checkpoint(last)
+    recorded = ckpt.get("run_identity")
+    differs = config_diff(recorded, identity) if recorded is not None else ["its config was not recorded"]
+    if differs:
+        raise ConfigError("train_dir", str(spec.out_dir), f"its last.pt was trained with another config "
+                          f"({'; '.join(differs)}); give another train_dir, or train.resume=false to overwrite it")
+    return ckpt
+
+
+def train(spec: RunSpec, tracker: MLflowTracker | None = None, callbacks: Sequence[Callback] = (),
+          **tags: str) -> RunResult:
+    """Train ``spec`` (module docstring); ``tags`` go on the MLflow run beside the usual ones."""
+    rank, _ = init_distributed()
+    train_set = PoseTrackClips(load_dataset(spec.dataset, spec.data_root, "train"), spec.clip, train=True)
+    val_set = PoseTrackClips(load_dataset(spec.dataset, spec.data_root, "val"), spec.clip)
+    data_fingerprint = fingerprint(spec.data_root / "annotations")
+    identity = spec.identity(data_fingerprint)
+    resumed = resumable(spec, identity)
+    seed_everything(spec.train.seed)
+    model = build_model(spec.model)
+    loss = build_loss(spec.loss, model)
+    extra = {"config": dict(spec.config), "model_config": asdict(spec.model), "loss_config": asdict(spec.loss),
+             "clip_config": asdict(spec.clip), "run_identity": identity}
+    tracker = tracker if rank == 0 else None
+    opens = tracker is not None and not tracker.active
+    if opens and tracker.run_id is None:
+        tracker.run_id = resumed.get("mlflow_run_id")
+    with tracker if opens else contextlib.nullcontext():
+        if tracker is not None:
+            extra["mlflow_run_id"] = tracker.run_id
+            tracker.log_config(spec.config)
+            tracker.log_missing_epochs(resumed["progress"]["history"] if resumed else [])
+            tracker.set_tags(data_fingerprint, str(resolve_device(spec.train.device)), spec.preset, **tags)
+        evaluator = PoseTrackEvaluator.for_training(val_set, spec.train)
+        fitted = fit(model, loss, train_set, evaluator, spec.train, spec.out_dir,
+                     [tracker, *callbacks] if tracker else callbacks, extra)
+        result = RunResult(**vars(fitted), run_id=tracker.run_id if tracker else None)
+        if rank == 0:
+            write_outputs(result, spec)
+        if tracker is not None:
+            tracker.log_result(result)
+    return result
+
+
+def write_outputs(result: RunResult, spec: RunSpec) -> None:
+    """``spec.metrics_file`` and ``spec.curve_file``, when set."""
+    if spec.metrics_file is not None:
+        write_metrics_json({"best_epoch": result.best_epoch, "best_mAP": result.best_metric, "epochs": len(result.history),
+                            "skipped_steps": result.skipped_steps, "run_id": result.run_id, "best": result.best_row,
+                            "last": result.history[-1] if result.history else {}}, spec.metrics_file)
+    if spec.curve_file is not None:
+        write_csv_rows(result.history, spec.curve_file)

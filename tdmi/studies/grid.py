@@ -1,0 +1,92 @@
+"""Run the ablation grid: every preset x seed as one training run (tdmi/run.py), skipping the cells
+MLflow already holds FINISHED with the same config hash, then the summary table.
+
+The statistics and the MLflow queries are in tdmi/studies/ablation.py (torch-free, the dashboard
+reads them); this module trains, so it is kept apart.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tdmi.data.summary import fingerprint
+from tdmi.engine.tracking import MLflowTracker, resolve_tracking_uri
+from tdmi.models.presets import ABLATION_ORDER, PRESETS
+from tdmi.run import RunSpec, train
+from tdmi.studies.ablation import cell_results, config_hash, finished_runs, markdown, summarize
+from tdmi.utils.config import require
+from tdmi.utils.paths import project_root, under_root
+
+
+@dataclass
+class Cell:
+    preset: str
+    seed: int
+    spec: RunSpec
+    digest: str  # config_hash of the cell: its identity in MLflow (tag config_hash)
+
+
+@dataclass
+class GridResult:
+    summary: pd.DataFrame  # summarize()'s long table
+    table: str  # markdown()
+    files: dict[str, Path]
+    trained: int  # cells trained by this call
+    total: int
+
+
+def grid_cells(config: Mapping[str, Any], root: Path) -> list[Cell]:
+    """The grid ``config["ablate"]`` asks for: the composed config with each preset's row (as
+    ``model=<preset>`` would give) and each seed; checked before anything trains."""
+    ablate = config["ablate"]
+    presets = list(ablate.get("presets") or ABLATION_ORDER)
+    unknown = [p for p in presets if p not in PRESETS]
+    require(not unknown, "ablate.presets", presets, f"must be presets of {ABLATION_ORDER}")
+    require(ablate["baseline"] in presets, "ablate.baseline", ablate["baseline"], f"must be one of ablate.presets {presets}")
+    require(isinstance(ablate["seeds"], int) and ablate["seeds"] >= 1, "ablate.seeds", ablate["seeds"], "must be an integer >= 1")
+    data_fingerprint = fingerprint(under_root(config["data"]["root"], root) / "annotations")
+    cells = []
+    for preset in presets:
+        for seed in range(config["seed"], config["seed"] + ablate["seeds"]):
+            cell = copy.deepcopy(dict(config))
+            cell["seed"] = seed
+            cell["model"].update({**PRESETS[preset], "preset": preset})
+            spec = RunSpec.from_dict(cell, root)
+            digest = config_hash(spec.identity(data_fingerprint))
+            out_dir = under_root(ablate["train_dir"], root) / f"{preset}-seed{seed}-{digest}"
+            cells.append(Cell(preset, seed, dataclasses.replace(spec, out_dir=out_dir), digest))
+    return cells
+
+
+def run_grid(config: Mapping[str, Any], root: str | Path | None = None, log: Any = print) -> GridResult:
+    """Train the missing cells (a cell a crash stopped mid-way resumes from its checkpoint, in its
+    own MLflow run), then summarise every done cell; writes ``ablate.out_dir``/ablation.{csv,md}."""
+    root = project_root(root)
+    ablate = config["ablate"]
+    uri = resolve_tracking_uri(config["mlflow"]["tracking_uri"], root)
+    cells = grid_cells(config, root)
+    hashes = {(c.preset, c.seed): c.digest for c in cells}
+    done = cell_results(finished_runs(ablate["experiment"], uri), hashes)
+    finished = set(zip(done["preset"], done["seed"], strict=True))
+    todo = [c for c in cells if (c.preset, c.seed) not in finished]
+    log(f"ablation grid: {len(cells)} runs, {len(cells) - len(todo)} already finished in MLflow, {len(todo)} to run")
+    for cell in todo:
+        tracker = MLflowTracker(ablate["experiment"], uri, f"{cell.preset}-seed{cell.seed}")
+        train(cell.spec, tracker, ablation="true", seed=str(cell.seed), config_hash=cell.digest)
+    presets: Sequence[str] = list(dict.fromkeys(c.preset for c in cells))
+    summary = summarize(cell_results(finished_runs(ablate["experiment"], uri), hashes), ablate["baseline"], presets,
+                        ablate["confidence"])
+    out = under_root(ablate["out_dir"], root)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"csv": out / "ablation.csv", "md": out / "ablation.md"}
+    summary.to_csv(files["csv"], index=False)
+    table = markdown(summary, ablate["baseline"], ablate["confidence"])
+    files["md"].write_text(table + "\n")
+    return GridResult(summary, table, files, len(todo), len(cells))
