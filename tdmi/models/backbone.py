@@ -6,23 +6,30 @@ stage4) match official checkpoints and `load_pretrained` can load ImageNet or CO
 The official `final_layer` (1x1 conv to 17 heatmaps) is not built: TDMI predicts heatmaps with
 its own head from the fused feature, so a checkpoint's final_layer.* is reported as unexpected.
 
-Every backbone returns a list of feature maps at 1/4 input resolution, shallow to deep, with their
-widths in `.stage_channels`: the Temporal Difference Encoder can read differences of successive
-stages (DESIGN.md) and the key frame's visual feature is the last entry. For HRNet these are
-layer1 (256 ch) and the high-resolution branch after stage2, stage3 and stage4 (W ch each).
+Contract (tdmi/models/registry.py, `BACKBONES`): every backbone returns four feature maps, one per
+stage, all with the same width C and all at 1/4 input resolution, shallow to deep, widths in
+`.stage_channels`. The Temporal Difference Encoder reads the differences of each stage and the
+key frame's visual feature is the last entry. For HRNet these are, as in CODE
+(JM-Pose `HRNetPlus.forward(multi_scale=True)`, see ../shared/docs/TDMI_MODEL.md), the
+high-resolution branch after the stem transition (transition1[0] of layer1's output) and after
+stage2, stage3 and stage4, W channels each.
 
-The tiny backbone (the CPU default) is a stride-4 stem plus three stages of residual blocks at
-1/4 resolution with dilations 1, 2, 4: the dilations buy HRNet-like receptive field without
-extra resolutions, so T = 5 clips at 128x96 train at tens of clips/s on two CPU cores.
+The tiny backbone (the CPU default) keeps the same contract: a stride-4 stem plus three stages of
+residual blocks at 1/4 resolution with dilations 1, 2, 4 (the dilations buy HRNet-like receptive
+field without extra resolutions), so T = 5 clips at 128x96 train at tens of clips/s on two CPU
+cores and the CPU default runs the same code path as the paper scale.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from tdmi.models.registry import BACKBONES, lookup, register
 
 log = logging.getLogger(__name__)
 BN_MOMENTUM = 0.1
@@ -81,6 +88,13 @@ def _make_layer(block, inplanes: int, planes: int, blocks: int, stride: int = 1)
     layers = [block(inplanes, planes, stride, downsample)]
     layers += [block(planes * block.expansion, planes) for _ in range(1, blocks)]
     return nn.Sequential(*layers)
+
+
+def res_blocks(cin: int, cout: int, n: int) -> nn.Sequential:
+    """n BasicBlocks from cin to cout channels (a 1x1 projection on the first when they differ)."""
+    if n < 1:
+        raise ValueError(f"a chain of residual blocks needs n >= 1, got {n}")
+    return _make_layer(BasicBlock, cin, cout, n)
 
 
 class HighResolutionModule(nn.Module):
@@ -172,19 +186,20 @@ class HRNet(nn.Module):
                 ),
             )
             prev = cur
-        self.stage_channels = [256, width, width, width]
+        self.stage_channels = [width] * 4
 
     def forward(self, x: Tensor) -> list[Tensor]:
         if x.shape[-2] % 32 or x.shape[-1] % 32:
             raise ValueError(f"HRNet needs H and W divisible by 32 (1/32 branch), got {x.shape}")
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.relu(self.bn2(self.conv2(x)))
-        x = self.layer1(x)
-        feats, ys = [x], [x]
+        ys, feats = [self.layer1(x)], []
         for s in (2, 3, 4):
             trans = getattr(self, f"transition{s - 1}")
             # As in pose_hrnet: kept branches pass through, new ones grow from the lowest one.
             xs = [ys[i] if t is None else t(ys[-1]) for i, t in enumerate(trans)]
+            if s == 2:
+                feats.append(xs[0])  # the stem transition's high-resolution branch
             ys = getattr(self, f"stage{s}")(xs)
             feats.append(ys[0])
         return feats
@@ -217,13 +232,22 @@ class TinyBackbone(nn.Module):
 HRNET_WIDTHS = {"hrnet_w18": 18, "hrnet_w32": 32, "hrnet_w48": 48}
 
 
+@register(BACKBONES, "tiny")
+def _tiny(tiny_width: int = 32, tiny_blocks: int = 1, **_) -> TinyBackbone:
+    return TinyBackbone(tiny_width, tiny_blocks)
+
+
+def _hrnet(width: int, **_) -> HRNet:
+    return HRNet(width)
+
+
+for _name, _width in HRNET_WIDTHS.items():
+    register(BACKBONES, _name)(functools.partial(_hrnet, _width))
+
+
 def build_backbone(name: str, tiny_width: int = 32, tiny_blocks: int = 1) -> nn.Module:
-    """ "tiny" or "hrnet_w18" / "hrnet_w32" / "hrnet_w48"."""
-    if name == "tiny":
-        return TinyBackbone(tiny_width, tiny_blocks)
-    if name in HRNET_WIDTHS:
-        return HRNet(HRNET_WIDTHS[name])
-    raise ValueError(f"unknown backbone {name!r}; expected 'tiny' or one of {list(HRNET_WIDTHS)}")
+    """A registered backbone by name ("tiny", "hrnet_w18", "hrnet_w32", "hrnet_w48", ...)."""
+    return lookup(BACKBONES, name, "model.backbone")(tiny_width=tiny_width, tiny_blocks=tiny_blocks)
 
 
 @dataclass
@@ -235,26 +259,43 @@ class LoadReport:
     unexpected: list[str]
 
 
-def load_pretrained(model: nn.Module, path: str, prefix: str = "") -> LoadReport:
-    """Load a local checkpoint (a state_dict, or a dict holding one under "state_dict"/"model").
+def read_state_dict(path: str) -> dict[str, Tensor]:
+    """A local checkpoint's tensors: a state_dict, or one under "state_dict"/"model".
 
-    Reads with `weights_only=True` (tensors only, no pickled code). Strips DataParallel/DDP's
-    "module." and an optional `prefix` (e.g. "backbone." for a whole-TDMI checkpoint); tensors
-    whose shape differs from the model's are reported as unexpected instead of failing the load.
+    Reads with `weights_only=True` (tensors only, no pickled code) and strips DataParallel/DDP's
+    "module." prefix.
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("state_dict", "model"):
         if isinstance(state.get(key), dict):
             state = state[key]
-    state = {k.removeprefix("module.").removeprefix(prefix): v for k, v in state.items()}
-    own = model.state_dict()
-    fits = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    model.load_state_dict(fits, strict=False)
-    report = LoadReport(
-        loaded=sorted(fits),
-        missing=sorted(set(own) - set(fits)),
-        unexpected=sorted(set(state) - set(fits)),
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_matching(
+    module: nn.Module, state: dict[str, Tensor], keys: set[str] | None = None
+) -> LoadReport:
+    """Load the tensors of `state` whose name and shape match `module`'s (restricted to `keys`).
+
+    Tensors whose shape differs are reported as unexpected instead of failing the load; `missing`
+    lists the module's keys (within `keys`) that the state did not provide.
+    """
+    own = module.state_dict()
+    wanted = set(own) if keys is None else keys & set(own)
+    fits = {k: v for k, v in state.items() if k in wanted and own[k].shape == v.shape}
+    module.load_state_dict(fits, strict=False)
+    return LoadReport(
+        loaded=sorted(fits), missing=sorted(wanted - set(fits)), unexpected=sorted(set(state) - set(fits))
     )
+
+
+def load_pretrained(model: nn.Module, path: str, prefix: str = "") -> LoadReport:
+    """Load a local checkpoint into a backbone (`read_state_dict`, then `load_matching`).
+
+    An optional `prefix` is stripped (e.g. "backbone." for a whole-TDMI checkpoint).
+    """
+    state = {k.removeprefix(prefix): v for k, v in read_state_dict(path).items()}
+    report = load_matching(model, state)
     log.info(
         "loaded %d tensors from %s; %d missing, %d unexpected (first: %s)",
         len(report.loaded),

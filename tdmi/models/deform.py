@@ -118,12 +118,23 @@ def deform_conv2d(
     return op(x, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask)
 
 
-class DeformConv2d(nn.Module):
-    """Modulated deformable conv whose offsets and masks are predicted from its own input.
+def default_offset_groups(channels: int) -> int:
+    """About 4 channels per deformable group (CODE: 12 groups for 48 channels), dividing C."""
+    return math.gcd(channels, max(channels // 4, 1))
 
-    DCPose/FAMI-Pose predict the sampling offsets from the fused feature itself. The offset/mask
-    predictor starts at zero, as in DCNv2: zero offsets and mask 0.5, a plain dilated convolution
-    at half gain, so training starts from a well-behaved head and learns where to look.
+
+class DeformConv2d(nn.Module):
+    """Modulated deformable conv (DCNv2) whose offsets and masks are predicted by a conv.
+
+    By default the predictor reads the conv's own input, as DCPose/FAMI-Pose's head does. With
+    `guide_channels` it reads a separate guide tensor instead (`forward(x, guide)`): TDMI's TDE
+    predicts the offsets for the difference feature D^j from [key-frame feature, D^j] (CODE,
+    JM-Pose `m_a_dcn_offset_s*`). `offset_groups` deformable groups share one offset field each
+    (CODE: 12 groups for 48 channels); `offset_dilation` is the predictor's dilation (CODE: 3).
+    The predictor starts at zero, as in DCNv2: zero offsets and mask 0.5 (sigmoid), a plain
+    dilated convolution at half gain, so training starts from a well-behaved conv and learns
+    where to look. (CODE feeds its mask conv's raw output to torchvision without the sigmoid;
+    we keep DCNv2's sigmoid so the mask stays a modulation in [0, 1].)
     """
 
     def __init__(
@@ -133,22 +144,28 @@ class DeformConv2d(nn.Module):
         kernel_size: int = 3,
         dilation: int = 1,
         backend: str = "auto",
+        guide_channels: int | None = None,
+        offset_groups: int = 1,
+        offset_dilation: int | None = None,
     ) -> None:
         super().__init__()
+        if in_ch % offset_groups:
+            raise ValueError(f"offset_groups {offset_groups} must divide the {in_ch} input channels")
         self.dilation, self.padding = dilation, dilation * (kernel_size // 2)
         self.op = resolve_backend(backend)  # once, so compiled graphs see a plain function
-        taps = kernel_size * kernel_size
+        taps = offset_groups * kernel_size * kernel_size
         self.weight = nn.Parameter(torch.empty(out_ch, in_ch, kernel_size, kernel_size))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self.bias = nn.Parameter(torch.zeros(out_ch))
+        od = offset_dilation or dilation
         self.offset_mask = nn.Conv2d(
-            in_ch, 3 * taps, kernel_size, padding=self.padding, dilation=dilation
+            guide_channels or in_ch, 3 * taps, kernel_size, padding=od * (kernel_size // 2), dilation=od
         )
         nn.init.zeros_(self.offset_mask.weight)
         nn.init.zeros_(self.offset_mask.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        om = self.offset_mask(x)
+    def forward(self, x: Tensor, guide: Tensor | None = None) -> Tensor:
+        om = self.offset_mask(x if guide is None else guide)
         taps = om.shape[1] // 3
         offset, mask = om[:, : 2 * taps], torch.sigmoid(om[:, 2 * taps :])
         return self.op(

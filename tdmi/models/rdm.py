@@ -1,50 +1,38 @@
-"""Representation Disentanglement Module (RDM): raw motion M -> useful part U and noisy part N.
+"""Representation Disentanglement Module (RDM): motion M -> useful part M_u and noisy part M_n.
 
-Paper: RDM "explicitly defines useful and noisy constituents of the raw motion features" and
-minimises their mutual information; only the useful part goes on to the pose head. The paper's
-exact split is not in our spec, so two are offered (`mode`):
+FIG and CODE (JM-Pose `use_motion_structure` / `noisy_motion_structure`) agree: global average
+pooling of M, then two *independent* channel gates, each an MLP C -> hidden (128) -> C with ReLU
+and a sigmoid: M_u = g_u(M) * M, M_n = g_n(M) * M. The gates are not complementary (g_n is not
+1 - g_u); only the MI objective (tdmi/losses.py) tells the two parts apart.
 
-- "branch" (default): two independent conv branches, U = f_u(M), N = f_n(M). Nothing forces U and
-  N to cover M, which is what the "mi_recon" term (losses.py) is for: without it, minimising
-  I(U; N) is trivially won by a constant N.
-- "gate": squeeze-and-excitation channel gate g = sigmoid(MLP(avgpool(M))), U = g * M and
-  N = (1 - g) * M. U + N = M holds by construction (so "mi_recon" is redundant there) and the
-  split is per channel only, a stronger prior with fewer parameters.
+The earlier variants of this module (two conv branches; one gate and its complement) are gone:
+neither is in FIG or CODE, and the conv-branch split needed an extra reconstruction term to stop
+the noisy branch from collapsing; no measurement argued for keeping either as an option.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from tdmi.models.tde import conv_bn_relu
+
+def channel_gate(channels: int, hidden: int) -> nn.Sequential:
+    """GAP -> Linear(C, hidden) -> ReLU -> Linear(hidden, C) -> sigmoid, shaped (B, C, 1, 1)."""
+    return nn.Sequential(
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(channels, hidden),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden, channels),
+        nn.Sigmoid(),
+        nn.Unflatten(1, (channels, 1, 1)),
+    )
 
 
 class RepresentationDisentanglement(nn.Module):
-    MODES = ("branch", "gate")
-
-    def __init__(self, channels: int, mode: str = "branch") -> None:
+    def __init__(self, channels: int, hidden: int = 128) -> None:
         super().__init__()
-        if mode not in self.MODES:
-            raise ValueError(f"rdm_mode must be one of {self.MODES}, got {mode!r}")
-        self.mode = mode
-        if mode == "branch":
-            self.useful, self.noisy = (
-                conv_bn_relu(channels, channels),
-                conv_bn_relu(channels, channels),
-            )
-        else:
-            hidden = max(channels // 4, 4)
-            self.gate = nn.Sequential(
-                nn.AdaptiveAvgPool2d(1),
-                nn.Conv2d(channels, hidden, 1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(hidden, channels, 1),
-                nn.Sigmoid(),
-            )
+        self.useful, self.noisy = channel_gate(channels, hidden), channel_gate(channels, hidden)
 
     def forward(self, motion: Tensor) -> tuple[Tensor, Tensor]:
-        """Returns (useful, noisy), each shaped like `motion`."""
-        if self.mode == "branch":
-            return self.useful(motion), self.noisy(motion)
-        g = self.gate(motion)
-        return g * motion, (1 - g) * motion
+        """(useful, noisy), each shaped like `motion`."""
+        return self.useful(motion) * motion, self.noisy(motion) * motion
