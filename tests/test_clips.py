@@ -101,7 +101,9 @@ def test_flipped_sample_swaps_left_and_right(synth_root: Path) -> None:
         s = ds[0]
         if not torch.equal(s["clip"], plain["clip"]):
             break
-    np.testing.assert_array_equal(s["clip"].numpy(), plain["clip"].numpy()[..., ::-1])
+    # OpenCV's fixed-point bilinear weights may round a mirrored position one grey level apart
+    diff = np.abs(s["clip"].numpy().astype(int) - plain["clip"].numpy()[..., ::-1].astype(int))
+    assert diff.max() <= 1 and np.count_nonzero(diff) < 1e-3 * diff.size
     perm = flip_permutation()
     lab = plain["joints"][:, 2] > 0
     np.testing.assert_allclose(s["joints"][perm, 0][lab], 95 - plain["joints"][lab, 0], atol=1e-4)
