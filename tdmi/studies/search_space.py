@@ -1,12 +1,13 @@
 """The sweep's search space as data (the Hydra group ``sweep/``), turned into Optuna suggestions.
 
 A space maps config keys to specs, nested like the config itself (so that
-``sweep.space.model.tde_stages.high=3`` or ``~sweep.space.model.mi_recon`` work as overrides)::
+``sweep.space.model.tde_stages.high=3`` or ``~sweep.space.model.mi_regularisation`` work as
+overrides)::
 
     model:
       tde_stages:  {type: int, low: 1, high: 4}
-      mi_task:     {type: float, low: 1.0e-5, high: 1.0e-1, log: true, zero: true}
-      upper_bound: {type: categorical, choices: [club, l1out]}
+      mi_motion:    {type: float, low: 1.0e-3, high: 1.0e+1, log: true, zero: true}
+      mi_estimator: {type: categorical, choices: [kl_proxy, bounds]}
 
 ``zero: true`` makes 0 ("term off") part of a log-scale axis, which a log distribution cannot
 hold: a categorical ``<key>:on`` switch decides first, and the log value is only sampled when on
@@ -28,7 +29,8 @@ TYPES = ("int", "float", "categorical")
 
 
 def flatten_space(nested: Mapping[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
-    """{"model": {"mi_task": spec}} -> {"model.mi_task": spec}; a spec is a mapping with ``type``."""
+    """{"model": {"mi_motion": spec}} -> {"model.mi_motion": spec}; a spec is a mapping with
+    ``type``."""
     out: dict[str, dict[str, Any]] = {}
     for key, value in nested.items():
         if "type" in value:
@@ -53,7 +55,7 @@ def check_space(space: Mapping[str, Mapping[str, Any]]) -> None:
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """One value per key, as config overrides ({"model.mi_task": 0.0, ...})."""
+    """One value per key, as config overrides ({"model.mi_motion": 0.0, ...})."""
     values: dict[str, Any] = {}
     for key, spec in space.items():
         if spec.get("zero") and not trial.suggest_categorical(f"{key}:on", [True, False]):
