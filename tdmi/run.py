@@ -132,8 +132,8 @@ def _model_and_loss(model: dict[str, Any]) -> tuple[ModelConfig, LossConfig]:
     for term in MI_TERMS:
         value = model.get(term, PRESETS[preset].get(term, 0.0))
         require(math.isfinite(value) and value >= 0, f"model.{term}", value, "must be a weight >= 0 (0 = term off)")
-    stages = model.get("tde_stages", PRESETS[preset]["tde_stages"])
-    require(0 <= stages <= 4, "model.tde_stages", stages, "must be an integer in 0..4 (0 = single-frame baseline)")
+    stages = model.get("tde_stages", PRESETS[preset].get("tde_stages", 0))
+    require(stages >= 0, "model.tde_stages", stages, "must be an integer >= 0 (0 = no temporal encoder)")
     return preset_configs(preset, **model)
 
 
