@@ -58,7 +58,7 @@ def test_an_experiment_without_finished_runs_has_no_done_cells(tmp_path: Path) -
 
 def test_ablate_runs_the_grid_then_only_what_is_missing(synth_root: Path, tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    cmd = [sys.executable, str(REPO / "experiments" / "ablate.py"), "ablate.presets=[baseline,tde1]", f"data.root={synth_root}",
+    cmd = [sys.executable, str(REPO / "experiments" / "ablate.py"), "ablate.presets=[single_frame,tde1]", f"data.root={synth_root}",
            "model.tiny_width=8", "train.clip.input_size=[48,64]", "train.epochs=1", "train.steps_per_epoch=2", "train.batch_size=8",
            "train.num_workers=0", "train.progress=false", f"mlflow.tracking_uri={uri}", f"ablate.out_dir={tmp_path}/reports",
            f"ablate.train_dir={tmp_path}/ckpt", f"hydra.run.dir={tmp_path}/h", "hydra.output_subdir=null"]
@@ -72,7 +72,7 @@ def test_ablate_runs_the_grid_then_only_what_is_missing(synth_root: Path, tmp_pa
 
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["tdmi-ablation"], filter_string="tags.ablation = 'true'", output_format="list")
-    assert sorted((r.data.tags["preset"], r.data.tags["seed"]) for r in runs) == [(p, str(s)) for p in ("baseline", "tde1") for s in range(3)]
+    assert sorted((r.data.tags["preset"], r.data.tags["seed"]) for r in runs) == [(p, str(s)) for p in ("single_frame", "tde1") for s in range(3)]
     assert all(r.info.status == "FINISHED" and len(r.data.tags["config_hash"]) == 16 and "best/mAP" in r.data.metrics for r in runs)
     table = pd.read_csv(tmp_path / "reports" / "ablation.csv")
     assert list(table.columns) == ["preset", "metric", "n", "mean", "std", "diff", "ci_low", "ci_high"]
@@ -80,4 +80,4 @@ def test_ablate_runs_the_grid_then_only_what_is_missing(synth_root: Path, tmp_pa
     tde1 = table[(table.preset == "tde1") & (table.metric == "mAP")].iloc[0]
     assert tde1.ci_low <= tde1["diff"] <= tde1.ci_high
     markdown = (tmp_path / "reports" / "ablation.md").read_text()
-    assert "| tde1 " in markdown and "Δ mAP vs baseline (95% CI)" in markdown and " ± " in markdown
+    assert "| tde1 " in markdown and "Δ mAP vs single_frame (95% CI)" in markdown and " ± " in markdown
