@@ -54,9 +54,10 @@ def _evaluate(tmp: Path, root: Path, ckpt: Path, *extra: str) -> subprocess.Comp
 
 
 def test_evaluate_writes_metrics_plot_and_predictions_poseval_rescores(synth_root: Path, checkpoint: Path, tmp_path: Path) -> None:
-    out = _evaluate(tmp_path, synth_root, checkpoint)
+    out = _evaluate(tmp_path, synth_root, checkpoint, f"paths.root={checkpoint.parent.parent}")
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "metrics" / "eval.json").read_text())
+    assert metrics["checkpoint"] == f"{checkpoint.parent.name}/last.pt"  # relative to paths.root: no machine's path
     assert list(metrics["AP"]) == list(COLUMNS) and metrics["mAP"] == metrics["AP"]["Mean"]
     assert {"AP", "AP50", "AR"} <= set(metrics["oks"]) and metrics["epoch"] == 1 and metrics["clips"] > 0
     with open(tmp_path / "plots" / "per_joint_ap.csv", newline="") as fh:

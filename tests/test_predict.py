@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_dashboard import REAL_BOXES, REPO, SAMPLE_FRAMES, workbench  # noqa: F401  (fixture)
 
+from tdmi.data.clips import ClipConfig
 from tdmi.data.posetrack import load_posetrack
+from tdmi.engine import save_checkpoint, seed_everything
 from tdmi.eval.results import read_posetrack_results
+from tdmi.models.presets import ABLATION_ORDER, preset_configs
+from tdmi.models.tdmi import build_model
 from tdmi.results.qualitative import predict_output_sample, videos_from_frames
 
 
@@ -51,3 +56,20 @@ def test_predict_needs_frames_or_annotations(workbench: dict, tmp_path: Path) ->
     done = subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={workbench['result'].files['best']}", f"out={tmp_path}"],
                           cwd=REPO, capture_output=True, text=True)
     assert done.returncode != 0 and "give exactly one of frames=DIR or annotations=FILE_OR_DIR" in done.stderr
+
+
+def test_predict_needs_no_pretrained_backbone_file(synth_root: Path, tmp_path: Path) -> None:
+    """A checkpoint of the posetrack*_w48 recipe names the HRNet file it started from; the trained
+    weights replace it, so predicting where that file is absent must work (it failed: predict.py
+    rebuilt the model itself, pretrained path included)."""
+    seed_everything(0)
+    model_cfg, _ = preset_configs(ABLATION_ORDER[0], tiny_width=8, head_dilations=(3,))
+    clip = ClipConfig(input_size=(48, 64))
+    ckpt = save_checkpoint({"model": build_model(model_cfg).state_dict(), "clip_config": asdict(clip),
+                            "model_config": {**asdict(model_cfg), "pretrained": str(tmp_path / "absent_hrnet_w48.pth")}},
+                           tmp_path / "best.pt")
+    video_file = sorted((synth_root / "annotations" / "val").glob("*.json"))[0]
+    done = subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={ckpt}", f"annotations={video_file}",
+                           f"out={tmp_path / 'out'}", "overlays=false"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "predictions" / video_file.name).is_file()
