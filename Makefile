@@ -36,3 +36,21 @@ bench: setup
 	$(BIN)/python benchmarks/model_speed.py
 	$(BIN)/python benchmarks/eval_speed.py
 	$(BIN)/python benchmarks/dashboard_speed.py
+
+# Everyday commands in the project's environment, no activation needed (README: "Entering the
+# environment"). Extra arguments: make sweep ARGS='sweep.n_trials=10', make dashboard ARGS='--server.port 8600'.
+.PHONY: dashboard mlflow-ui sweep
+ARGS ?=
+MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlruns.db)
+
+# Bound to this machine, no usage statistics, on the command line: .streamlit/config.toml is read
+# only when streamlit starts in this folder.
+dashboard: setup
+	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --browser.gatherUsageStats false $(ARGS)
+
+# The runs, on this machine only (http://127.0.0.1:5000); from elsewhere: ssh -L 5000:127.0.0.1:5000 HOST
+mlflow-ui: setup
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri $(MLFLOW_URI) $(ARGS)
+
+sweep: setup
+	$(BIN)/python experiments/sweep.py $(ARGS)

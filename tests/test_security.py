@@ -36,7 +36,7 @@ class _Payload:
 
 
 def _crafted(tmp: Path, kind: str) -> tuple[Path, Path]:
-    """A .pt whose unpickling creates a marker file: torch.save's zip, or a bare protocol-2 pickle."""
+    """A .pt whose unpickling creates a marker file: torch.save's zip, or a protocol-2 pickle."""
     marker, path = tmp / f"ran-{kind}", tmp / f"crafted-{kind}.pt"
     state = {"model": _Payload(marker), "model_config": {}, "clip_config": {}}
     if kind == "zip":
@@ -68,7 +68,8 @@ def test_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path: Path, kind: st
     assert marker.exists(), "the payload is inert: this test would prove nothing"
 
 
-def test_evaluate_refuses_a_crafted_checkpoint_in_one_line(synth_root: Path, tmp_path: Path) -> None:
+def test_evaluate_refuses_a_crafted_checkpoint_in_one_line(synth_root: Path,
+                                                           tmp_path: Path) -> None:
     path, marker = _crafted(tmp_path, "zip")
     cmd = [sys.executable, "experiments/evaluate.py", f"ckpt={path}", f"data.root={synth_root}",
            f"eval_dir={tmp_path / 'eval'}", f"metrics_dir={tmp_path / 'metrics'}",
@@ -86,7 +87,8 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path: Path)
     path = save_checkpoint({"rng": rng_state()}, tmp_path / "rng.pt")
     first = (random.random(), np.random.rand(3).tolist(), np.random.randn(), torch.rand(2).tolist())
     set_rng_state(load_checkpoint(path)["rng"])
-    assert (random.random(), np.random.rand(3).tolist(), np.random.randn(), torch.rand(2).tolist()) == first
+    again = (random.random(), np.random.rand(3).tolist(), np.random.randn(), torch.rand(2).tolist())
+    assert again == first
 
 
 def test_no_unsafe_torch_load_anywhere_in_the_repo() -> None:
@@ -112,11 +114,13 @@ def test_redact_removes_url_passwords_and_nothing_else(text: str, expected: str)
 def test_tracked_config_and_tags_never_hold_a_password(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     url = "postgresql://user:secret@127.0.0.1/db"
-    config = {"sweep": {"storage": url, "study": "s"}, "mlflow": {"tracking_uri": "http://u:secret@h:5000"}}
+    config = {"sweep": {"storage": url, "study": "s"},
+              "mlflow": {"tracking_uri": "http://u:secret@h:5000"}}
     with MLflowTracker("redact-test", uri) as tracker:
         tracker.log_config(config)
         tracker.set_tags("f" * 16, "cpu", "tdmi", optuna_storage=url)
-        tracker.log_config({**config, "sweep": {"storage": url.replace("db", "db2")}})  # resumed: tags
+        resumed = {**config, "sweep": {"storage": url.replace("db", "db2")}}
+        tracker.log_config(resumed)  # a changed value on a reopened run becomes a tag
     run = mlflow.MlflowClient(uri).get_run(tracker.run_id)
     values = {**run.data.params, **run.data.tags}
     assert not [k for k, v in values.items() if "secret" in v]

@@ -70,7 +70,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """``torch.save`` to a temp file beside ``path``, fsync, then atomically rename onto ``path``."""
+    """``torch.save`` to a temp file beside ``path``, fsync, then atomically rename to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -87,7 +87,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`; :class:`CheckpointError` names the file.
+    """A checkpoint written by :func:`save_checkpoint`; :class:`CheckpointError` names the file.
 
     Tensors and plain Python types only (``weights_only=True``): a file that would unpickle
     anything else is refused before any of it runs (module docstring).
@@ -100,29 +100,33 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except Exception as err:  # garbage unpickles into any error; weights_only ran none of it
         raise CheckpointError(f"{path}: {_reason(err)}") from err
     if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: not a checkpoint (holds a {type(state).__name__}, not a dict)")
+        kind = type(state).__name__
+        raise CheckpointError(f"{path}: not a checkpoint (holds a {kind}, not a dict)")
     return state
 
 
 def _reason(err: Exception) -> str:
-    """torch's multi-line message -> one line: what a refused file asked for, else the first line."""
+    """torch's multi-line message -> one line: what a refused file asked for, else line one."""
     text = str(err)
     if "Weights only load failed" in text:
         found = re.search(r"nsupported (global|operand|GLOBAL)\W*(?:GLOBAL )?([\w.]+)", text)
         what = f" (unsupported {found.group(1).lower()} {found.group(2)})" if found else ""
-        return f"refused: holds more than tensors and plain Python types{what}; loading it could run code"
+        return (f"refused: holds more than tensors and plain Python types{what}; "
+                "loading it could run code")
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
     return f"not a readable checkpoint ({type(err).__name__}: {first})"
 
 
-def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[TDMI, ClipConfig, dict[str, Any]]:
+def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu"
+                          ) -> tuple[TDMI, ClipConfig, dict[str, Any]]:
     """The trained model (weights loaded, on ``device``), the clip config it was trained with, and
     the checkpoint itself. ``pretrained`` is dropped: the checkpoint's weights replace it anyway,
     and the backbone file need not exist where the model is evaluated."""
     state = load_checkpoint(path, device)
     missing = [k for k in ("model", "model_config", "clip_config") if k not in state]
     if missing:
-        raise CheckpointError(f"{path}: lacks {missing}; write checkpoints with experiments/train.py")
+        raise CheckpointError(f"{path}: lacks {missing}; write checkpoints with "
+                              "experiments/train.py")
     model = build_model(ModelConfig(**{**state["model_config"], "pretrained": None}))
     model.load_state_dict(state["model"])
     return model.to(device), ClipConfig(**state["clip_config"]), state

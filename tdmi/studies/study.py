@@ -1,7 +1,7 @@
 """A study shared by any number of workers: RDB storage with heartbeats, a study-wide budget,
 resume by name, and the sweep's outputs (trials CSV, the best trial as Hydra overrides).
 
-- Storage: any SQLAlchemy URL; ``sqlite:///<repo>/optuna.db`` by default, PostgreSQL for workers
+- Storage: any SQLAlchemy URL; ``sqlite:///<project root>/optuna.db`` by default, PostgreSQL for workers
   on several machines. Every worker heartbeats its running trial; a worker killed mid-trial leaves
   it RUNNING until another worker (or the resumed sweep) finds its heartbeat stale, fails it and
   re-enqueues the same parameters (``RetryHeartbeatStaleTrialCallback``, Optuna >= 4.9's name
@@ -11,33 +11,38 @@ resume by name, and the sweep's outputs (trials CSV, the best trial as Hydra ove
   worker died is retried instead, so it does not count. Workers stop when the count is reached;
   trials already running then still finish, so the study may end a few trials (at most one per
   other worker) over the budget.
+- Sampler: :class:`TrialSeededSampler` makes the configured sampler afresh for every trial, seeded
+  by (``seed``, trial number). Optuna seeds a sampler once per process, so a resumed sweep (or a
+  second worker given the same seed) replays the same random draws and repeats earlier trials'
+  parameters; trial numbers are unique in a study, so per-trial seeds never repeat, and the run
+  stays reproducible: the same study history and seed give the same parameters. TPE and the
+  other model-based samplers read the finished trials from the storage, never from their own
+  memory, so a fresh instance per trial loses nothing. Optuna is silent here; the choice is ours
+  (``sweep.sampler`` in experiments/conf/sweep/default.yaml, where a plain sampler can replace it).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from tdmi.engine.tracking import REPO
+from tdmi.results.studies import best_trial  # one definition, shared with the dashboard
+from tdmi.utils.paths import project_root
 
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
-def resolve_storage(configured: str | None = None) -> str:
-    return configured or f"sqlite:///{REPO / 'optuna.db'}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for logs, tags and printed commands."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+def resolve_storage(configured: str | None = None, root: str | Path | None = None) -> str:
+    """The configured URL, else ``optuna.db`` in the project root (``paths.root``)."""
+    return configured or f"sqlite:///{project_root(root) / 'optuna.db'}"
 
 
 def storage(url: str, heartbeat_interval: int, retry_callback: StaleCallback | None = None) -> RDBStorage:
@@ -60,6 +65,49 @@ def retry_and_close_run(experiment: str, tracking_uri: str, max_retry: int) -> S
         retry(study, trial)
 
     return callback
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """``make(seed=...)``'s sampler, a new one per trial seeded by (``seed``, trial number); see the
+    module docstring. ``seed=None``: unseeded samplers (not reproducible)."""
+
+    def __init__(self, sampler: Callable[..., optuna.samplers.BaseSampler], seed: int | None = None):
+        self._make, self._seed = sampler, seed
+        self._by_trial: dict[int, optuna.samplers.BaseSampler] = {}
+
+    def trial_seed(self, number: int) -> int | None:
+        """A 32-bit seed for trial ``number``: NumPy's SeedSequence of (seed, number)."""
+        if self._seed is None:
+            return None
+        return int(np.random.SeedSequence([self._seed, number]).generate_state(1)[0])
+
+    def _sampler(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
+        if trial.number not in self._by_trial:
+            self._by_trial[trial.number] = self._make(seed=self.trial_seed(trial.number))
+        return self._by_trial[trial.number]
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._sampler(trial).before_trial(study, trial)
+
+    def infer_relative_search_space(self, study: optuna.Study,
+                                    trial: FrozenTrial) -> dict[str, Any]:
+        return self._sampler(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, Any]) -> dict[str, Any]:
+        return self._sampler(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: Any) -> Any:
+        return self._sampler(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        self._sampler(trial).after_trial(study, trial, state, values)
+        self._by_trial.pop(trial.number, None)
+
+    def reseed_rng(self) -> None:
+        """Nothing to reseed: every trial's sampler is seeded by its trial number."""
 
 
 def open_study(name: str, store: RDBStorage, sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner,
@@ -85,12 +133,6 @@ def run_budget(study: optuna.Study, objective: Callable[[optuna.Trial], Any], n_
 
     if len(counted(study)) < n_trials:
         study.optimize(objective, catch=(Exception,), callbacks=[stop_at_budget])
-
-
-def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The best trial; with cost as a second objective, the Pareto trial of highest mAP."""
-    front = study.best_trials if len(study.directions) > 1 else [study.best_trial]
-    return max(front, key=lambda t: t.values[0]) if front else None
 
 
 def write_outputs(study: optuna.Study, out_dir: Path, base_overrides: Sequence[str]) -> dict[str, Path]:
