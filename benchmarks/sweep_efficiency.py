@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -32,13 +32,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from tdmi.data.synth import SynthConfig, generate
 from tdmi.engine.tracking import MLflowTracker
-from tdmi.studies.objective import Objective
-from tdmi.studies.runs import train_run
+from tdmi.run import RunSpec, train
+from tdmi.studies.objective import Objective, trial_spec
 from tdmi.studies.search_space import flatten_space, grid
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "experiments"))
-from sweep import build  # noqa: E402  (the entry point's config -> RunSpec, not a copy)
 
 EXPERIMENT = "sweep-efficiency"
 
@@ -68,12 +66,12 @@ def main() -> None:
         cfg = compose("config", overrides=tiny)
     space = flatten_space(OmegaConf.to_container(cfg.sweep.space, resolve=True))
     uri = cfg.mlflow.tracking_uri
+    build = trial_builder(OmegaConf.to_container(cfg, resolve=True), work / "trials")
     tic = time.perf_counter()
     cells = list(grid(space, args.points))
     grid_best = -1.0
     for i, cell in enumerate(cells):
-        with MLflowTracker(EXPERIMENT, uri, f"grid-{i}") as tracker:
-            grid_best = max(grid_best, train_run(build(cfg, cell, 10_000 + i), tracker).best_metric)
+        grid_best = max(grid_best, train(build(cell, 10_000 + i), MLflowTracker(EXPERIMENT, uri, f"grid-{i}")).best_metric)
     grid_epochs, grid_s = len(cells) * args.epochs, time.perf_counter() - tic
     print(f"grid:  {len(cells)} cells x {args.epochs} epochs = {grid_epochs} epochs ({grid_s:.0f} s); best val mAP {grid_best:.2f}")
 
@@ -83,12 +81,18 @@ def main() -> None:
     print(f"compute: study / grid = median {median} / {grid_epochs} epochs = {median / grid_epochs:.2f} over {len(used)} studies, "
           f"worst {worst / grid_epochs:.2f} (target <= 0.33: {'met' if median * 3 <= grid_epochs else 'missed'})")
 
+def trial_builder(config: dict, trials: Path) -> Callable[[dict, int], RunSpec]:
+    """``(values, number) -> RunSpec`` as the sweep builds its trials (tdmi.studies.objective)."""
+    return lambda values, number: trial_spec(config, values, trials / f"trial-{number}")
+
+
 def study_epochs(cfg: DictConfig, space: dict, args: argparse.Namespace, target: float, seed: int) -> int | None:
     """Run one study (sampler seeded with ``seed``) trial by trial until its best val mAP reaches
     ``target``; the epochs it trained by then, or None within ``args.trials`` trials."""
     tic = time.perf_counter()
     study = optuna.create_study(direction="maximize", sampler=instantiate(cfg.sweep.sampler, seed=seed), pruner=instantiate(cfg.sweep.pruner))
-    objective = Objective(space, lambda values, number: build(cfg, values, number), EXPERIMENT, cfg.mlflow.tracking_uri)
+    build = trial_builder(OmegaConf.to_container(cfg, resolve=True), Path(cfg.sweep.train_dir))
+    objective = Objective(space, build, EXPERIMENT, cfg.mlflow.tracking_uri)
     used, best = 0, -1.0
     for _ in range(args.trials):
         study.optimize(objective, n_trials=1, catch=(Exception,))
