@@ -71,6 +71,17 @@ def test_launcher_without_any_usable_interpreter_says_so_in_one_line(broken_path
     assert out.stderr.count("\n") == 1 and f"{tmp_path}/fakebin/python3" in out.stderr
 
 
+@pytest.mark.skipif(not VENV_PYTHON.exists(), reason="no .venv in this checkout (make setup)")
+def test_launcher_keeps_mlflow_runs_in_the_checkout_dvc_started_in(tmp_path: Path) -> None:
+    """`dvc exp run --temp` runs stages in a copy it deletes; DVC_ROOT names the checkout."""
+    show = [LAUNCHER, "-c", "import os; print(os.environ.get('MLFLOW_TRACKING_URI'))"]
+    env = {**_env(os.environ["PATH"]), "DVC_ROOT": str(tmp_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    seen = [subprocess.run(show, env=e, capture_output=True, text=True, timeout=60).stdout.strip()
+            for e in (env, {**env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"})]
+    assert seen == [f"sqlite:///{tmp_path}/mlruns.db", "http://127.0.0.1:5000"]
+
+
 def _run(repo: Path, env: dict[str, str], *cmd: str, ok: bool = True) -> subprocess.CompletedProcess:
     out = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert (out.returncode == 0) == ok, f"{' '.join(cmd)}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
