@@ -31,7 +31,7 @@ from tdmi.losses import MI_TERMS, LossConfig
 from tdmi.models.tdmi import ModelConfig
 
 DEFAULT_STAGES = 3
-BOUNDS_WEIGHTS = {"mi_motion": 0.1, "mi_multimodal": 0.1, "mi_regularisation": 0.1}
+BOUNDS_WEIGHTS = {"mi_motion": 4e-4, "mi_multimodal": 2e-3, "mi_regularisation": 2e-3}
 _NO_MI = dict.fromkeys(MI_TERMS, 0.0)
 _NONE = {"temporal": "none", "tde_stages": 0, "use_rdm": False}  # tde_stages 0: no TDE
 _TDE = {"temporal": "tde", "tde_stages": DEFAULT_STAGES, "use_rdm": False}
