@@ -74,7 +74,7 @@ def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_
     mlflow_uri, storage = f"sqlite:///{tmp_path / 'mlruns.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
     cmd = tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=s", "sweep.n_trials=6", "train.max_nonfinite=1",
                "+sweep.space.train.lr={type:categorical,choices:[0.001,1.0e+30]}", "sweep.pruner.n_startup_trials=1",
-               "sweep.pruner.n_warmup_steps=0", "sweep.space.model.mi_disentangle.low=1e-3")
+               "sweep.pruner.n_warmup_steps=0", "sweep.space.model.mi_motion.low=1e-2")
     out = run(cmd, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     study = optuna.load_study(study_name="s", storage=storage)
