@@ -23,12 +23,23 @@
 library's dataclasses and checks every value first (:mod:`tdmi.utils.config`), so a wrong type or
 a nonsense value fails with one line naming the key. To add a setting, add a field to the
 dataclass it belongs to (or to :class:`RunSpec`) and read it in :meth:`RunSpec.from_dict`.
+
+- The authors' two phases (issue 14; ../shared/docs/TDMI_MODEL.md, "Training recipe"): a trained
+  single-frame network is loaded first (``model.init_from``: a checkpoint of ours, whose
+  ``backbone.*`` and ``head.*`` tensors load, or a pose HRNet's own names, which load into the
+  backbone; :func:`init_single_frame`), then frozen (``train.freeze_backbone``: backbone and head
+  when the head was loaded and the model has parts of its own; the backbone only otherwise: a
+  random head must learn, and the single-frame preset keeps something to train).
+  Both are recorded: the run's params hold the config, its tags what was loaded and frozen, and
+  the run identity the checkpoint's digest, so a re-pretrained network is a new run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -51,13 +62,15 @@ from tdmi.engine.train import (
 )
 from tdmi.eval.results import write_metrics_json
 from tdmi.losses import MI_TERMS, LossConfig, build_loss
+from tdmi.models.backbone import LoadReport, read_state_dict
 from tdmi.models.presets import ABLATION_ORDER, PRESETS, preset_configs
-from tdmi.models.tdmi import ModelConfig, build_model
+from tdmi.models.tdmi import SINGLE_FRAME_PARTS, TDMI, ModelConfig, build_model, load_single_frame
 from tdmi.utils.config import EXECUTION_ONLY, ConfigError, check_fields, config_diff, require
 from tdmi.utils.io import write_csv_rows
 from tdmi.utils.paths import project_root, under_root
 
 DEFAULT_LOADER = "posetrack"  # tdmi.data.datasets: a data config without `loader`
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,6 +88,8 @@ class RunSpec:
     dataset: str = DEFAULT_LOADER  # tdmi.data.datasets loader name
     metrics_file: Path | None = None  # train.json (rank 0, after training)
     curve_file: Path | None = None  # learning_curve.csv (rank 0, after training)
+    init_from: Path | None = None  # model.init_from: a trained single-frame network to start from
+    freeze_backbone: bool = False  # train.freeze_backbone: what init_from loaded does not learn
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], root: str | Path | None = None, files: bool = False) -> RunSpec:
@@ -83,8 +98,14 @@ class RunSpec:
         (:func:`tdmi.utils.paths.project_root`). ``files``: also write ``metrics_dir/train.json``
         and ``plots_dir/learning_curve.csv``. Raises ConfigError naming the first bad key."""
         root = project_root(root)
-        model_cfg, loss_cfg = _model_and_loss(dict(_section(config, "model")))
+        model = dict(_section(config, "model"))
+        init_from = _init_from(model.pop("init_from", None), root)
+        model_cfg, loss_cfg = _model_and_loss(model)
         train = dict(_section(config, "train"))
+        freeze = train.pop("freeze_backbone", False)
+        require(isinstance(freeze, bool), "train.freeze_backbone", freeze, "must be true or false")
+        require(not freeze or init_from is not None, "train.freeze_backbone", freeze,
+                "needs model.init_from (a trained single-frame network to freeze)")
         clip_cfg = _clip(dict(train.pop("clip", {})))
         require(len(clip_cfg.offsets) == model_cfg.num_frames, "train.clip.offsets", list(clip_cfg.offsets),
                 f"must give model.num_frames={model_cfg.num_frames} frames (one offset per frame)")
@@ -95,7 +116,8 @@ class RunSpec:
         require(isinstance(data.get("root"), str), "data.root", data.get("root"), "must be a path")
         require(isinstance(config.get("train_dir"), str), "train_dir", config.get("train_dir"), "must be a path")
         spec = cls(model_cfg, loss_cfg, clip_cfg, train_cfg, config["model"]["preset"], under_root(data["root"], root),
-                   under_root(config["train_dir"], root), dict(config), data.get("loader") or DEFAULT_LOADER)
+                   under_root(config["train_dir"], root), dict(config), data.get("loader") or DEFAULT_LOADER,
+                   init_from=init_from, freeze_backbone=freeze)
         if files:
             spec.metrics_file = under_root(config.get("metrics_dir", "metrics"), root) / "train.json"
             spec.curve_file = under_root(config.get("plots_dir", "plots"), root) / "learning_curve.csv"
@@ -105,8 +127,11 @@ class RunSpec:
         """What decides a run's result: the configs (less EXECUTION_ONLY train fields) and the data.
         Equal identities may resume each other; tdmi/studies/ablation.py hashes it per cell."""
         train = {k: v for k, v in asdict(self.train).items() if k not in EXECUTION_ONLY}
-        return {"data": data_fingerprint, "model": asdict(self.model), "loss": asdict(self.loss),
-                "clip": asdict(self.clip), "train": train}
+        identity = {"data": data_fingerprint, "model": asdict(self.model), "loss": asdict(self.loss),
+                    "clip": asdict(self.clip), "train": train}
+        if self.init_from is not None:  # only then: runs from scratch keep the identities they had
+            identity["init"] = {"digest": file_digest(self.init_from), "freeze_backbone": self.freeze_backbone}
+        return identity
 
 
 @dataclass
@@ -135,6 +160,53 @@ def _model_and_loss(model: dict[str, Any]) -> tuple[ModelConfig, LossConfig]:
     stages = model.get("tde_stages", PRESETS[preset].get("tde_stages", 0))
     require(stages >= 0, "model.tde_stages", stages, "must be an integer >= 0 (0 = no temporal encoder)")
     return preset_configs(preset, **model)
+
+
+def _init_from(value: Any, root: Path) -> Path | None:
+    if value is None:
+        return None
+    require(isinstance(value, str), "model.init_from", value, "must be a checkpoint path or null")
+    path = under_root(value, root)
+    require(path.is_file(), "model.init_from", value, "does not exist: run the pretrain stage (dvc repro pretrain, "
+            "or python experiments/pretrain.py) or give an existing pose checkpoint")
+    return path
+
+
+def file_digest(path: Path) -> str:
+    """16 hex digits of sha256 over the file's bytes (which checkpoint a run started from)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def init_single_frame(model: TDMI, spec: RunSpec) -> dict[str, str]:
+    """Load ``spec.init_from`` into ``model`` and freeze it per ``spec.freeze_backbone``; the MLflow
+    tags saying what was done (none without init_from). ConfigError when nothing matches. The head
+    stays trainable when it was not loaded, or when it is all there is to learn (single_frame: the
+    same recipe, a frozen backbone and the same budget, without temporal parts)."""
+    if spec.init_from is None:
+        return {}
+    try:
+        state = read_state_dict(str(spec.init_from))
+    except Exception as err:  # torch.load's errors vary by what the file is
+        raise ConfigError("model.init_from", str(spec.init_from), f"is not a readable checkpoint ({err})") from None
+    report: LoadReport = load_single_frame(model, state)
+    if not report.loaded:  # a pose HRNet's own names (no "backbone." prefix): the backbone only
+        report = load_single_frame(model, {f"backbone.{k}": v for k, v in state.items()})
+    require(bool(report.loaded), "model.init_from", str(spec.init_from),
+            "holds no tensor of the single-frame network (backbone.*/head.* of ours, or HRNet's own names)")
+    frozen = ""
+    if spec.freeze_backbone:
+        more = any(p.requires_grad for n, p in model.named_parameters() if n.split(".", 1)[0] not in SINGLE_FRAME_PARTS)
+        model.freeze_single_frame(head=more and not any(k.startswith("head.") for k in report.missing))
+        frozen = ",".join(model.frozen)
+    log.info("init_from %s: %d tensors loaded, %d missing (first: %s), %d unexpected; frozen: %s", spec.init_from,
+             len(report.loaded), len(report.missing), report.missing[:3], len(report.unexpected), frozen or "nothing")
+    return {"init_from": str(spec.init_from), "init_digest": file_digest(spec.init_from),
+            "init_loaded": str(len(report.loaded)), "init_missing": str(len(report.missing)),
+            "init_unexpected": str(len(report.unexpected)), "frozen": frozen or "none"}
 
 
 def _clip(clip: dict[str, Any]) -> ClipConfig:
@@ -177,6 +249,7 @@ def train(spec: RunSpec, tracker: MLflowTracker | None = None, callbacks: Sequen
     resumed = resumable(spec, identity)
     seed_everything(spec.train.seed)
     model = build_model(spec.model)
+    tags = {**init_single_frame(model, spec), **tags}  # before fit(): a resumed last.pt loads over it
     loss = build_loss(spec.loss, model)
     extra = {"config": dict(spec.config), "model_config": asdict(spec.model), "loss_config": asdict(spec.loss),
              "clip_config": asdict(spec.clip), "run_identity": identity}
