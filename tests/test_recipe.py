@@ -22,9 +22,18 @@ from tdmi.run import RunSpec, init_single_frame, train
 from tdmi.utils.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["model.tiny_width=8", "model.head_dilations=[3]", "model.mi_hidden=16", "model.mi_dim=8",
-        "train.clip.input_size=[48,64]", "train.batch_size=8", "train.steps_per_epoch=2", "train.epochs=1",
-        "train.num_workers=0", "train.progress=false"]
+TINY = [
+    "model.tiny_width=8",
+    "model.head_dilations=[3]",
+    "model.mi_hidden=16",
+    "model.mi_dim=8",
+    "train.clip.input_size=[48,64]",
+    "train.batch_size=8",
+    "train.steps_per_epoch=2",
+    "train.epochs=1",
+    "train.num_workers=0",
+    "train.progress=false",
+]
 
 
 def _spec(tmp: Path, data: Path, name: str, *overrides: str) -> RunSpec:
@@ -56,8 +65,9 @@ def test_init_from_and_freeze_errors_name_the_key(synth_root: Path, tmp_path: Pa
         train(_spec(tmp_path, synth_root, "c", f"model.init_from={tmp_path / 'text.pt'}"))
 
 
-def test_tdmi_on_the_pretrained_network_starts_from_its_predictions(synth_root: Path, tmp_path: Path,
-                                                                     single_frame: Path) -> None:
+def test_tdmi_on_the_pretrained_network_starts_from_its_predictions(
+    synth_root: Path, tmp_path: Path, single_frame: Path
+) -> None:
     spec = _spec(tmp_path, synth_root, "tdmi", f"model.init_from={single_frame}", "train.freeze_backbone=true")
     clips = PoseTrackClips(load_dataset("posetrack", synth_root, "val"), spec.clip)
     batch = torch.utils.data.default_collate([clips[i] for i in range(4)])
@@ -68,16 +78,18 @@ def test_tdmi_on_the_pretrained_network_starts_from_its_predictions(synth_root: 
     assert tags["frozen"] == "backbone,head" and tags["init_missing"] == "0" and int(tags["init_loaded"]) > 0
     key = frames.shape[1] // 2
     with torch.no_grad():
-        expected = sf_model(frames[:, key:key + 1].expand_as(frames))["heatmaps"]
+        expected = sf_model(frames[:, key : key + 1].expand_as(frames))["heatmaps"]
         assert torch.equal(model.eval()(frames)["heatmaps"], expected)
         assert torch.equal(model.train()(frames)["heatmaps"], expected)  # frozen BN: training mode too
 
 
 def test_frozen_tensors_are_bit_equal_after_training_and_the_run_records_the_recipe(
-        synth_root: Path, tmp_path: Path, single_frame: Path) -> None:
+    synth_root: Path, tmp_path: Path, single_frame: Path
+) -> None:
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    spec = _spec(tmp_path, synth_root, "tdmi", f"model.init_from={single_frame}", "train.freeze_backbone=true",
-                 "train.lr=0.01")
+    spec = _spec(
+        tmp_path, synth_root, "tdmi", f"model.init_from={single_frame}", "train.freeze_backbone=true", "train.lr=0.01"
+    )
     result = train(spec, MLflowTracker("recipe", uri))
     before = load_checkpoint(single_frame)["model"]
     after = load_checkpoint(tmp_path / "tdmi" / "last.pt")["model"]
@@ -86,16 +98,25 @@ def test_frozen_tensors_are_bit_equal_after_training_and_the_run_records_the_rec
     assert not torch.equal(after["aggregate.zero.weight"], torch.zeros_like(after["aggregate.zero.weight"]))
     run = mlflow.MlflowClient(uri).get_run(result.run_id)
     assert run.data.tags["init_from"] == str(single_frame) and run.data.tags["frozen"] == "backbone,head"
-    assert run.data.params["train.freeze_backbone"] == "True" and run.data.params["model.init_from"] == str(single_frame)
+    assert run.data.params["train.freeze_backbone"] == "True" and run.data.params["model.init_from"] == str(
+        single_frame
+    )
     # another starting network is another run: its identity holds the checkpoint's digest
     assert spec.identity("x")["init"]["freeze_backbone"] is True and len(spec.identity("x")["init"]["digest"]) == 16
 
 
-def test_single_frame_on_its_own_checkpoint_keeps_its_head_learning(synth_root: Path, tmp_path: Path,
-                                                                   single_frame: Path) -> None:
+def test_single_frame_on_its_own_checkpoint_keeps_its_head_learning(
+    synth_root: Path, tmp_path: Path, single_frame: Path
+) -> None:
     """The same recipe for the baseline: frozen backbone, the head is all there is to learn."""
-    spec = _spec(tmp_path, synth_root, "sf2", "model=single_frame", f"model.init_from={single_frame}",
-                 "train.freeze_backbone=true")
+    spec = _spec(
+        tmp_path,
+        synth_root,
+        "sf2",
+        "model=single_frame",
+        f"model.init_from={single_frame}",
+        "train.freeze_backbone=true",
+    )
     model = build_model(spec.model)
     assert init_single_frame(model, spec)["frozen"] == "backbone"
     assert all(p.requires_grad for p in model.head.parameters())
