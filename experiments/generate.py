@@ -12,10 +12,12 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from tdmi.cli import entry_point
 from tdmi.data.synth import SynthConfig, generate
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
+@entry_point
 def main(cfg: DictConfig) -> None:
     if cfg.data.synth is None:
         raise SystemExit(

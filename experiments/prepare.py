@@ -16,11 +16,13 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from tdmi.cli import entry_point
 from tdmi.data.posetrack import PoseTrackFormatError
 from tdmi.data.summary import dataset_summary
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
+@entry_point
 def main(cfg: DictConfig) -> None:
     root = Path(to_absolute_path(cfg.data.root))
     try:

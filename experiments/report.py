@@ -14,6 +14,7 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from tdmi.cli import entry_point
 from tdmi.eval.results import COLUMNS, write_per_joint_csv
 from tdmi.reference import load_reference, main_rows, reference_dataset
 
@@ -38,6 +39,7 @@ def markdown(dataset: str, preset: str, ours: dict, metrics: dict, paper) -> str
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
+@entry_point
 def main(cfg: DictConfig) -> None:
     metrics = json.loads((Path(to_absolute_path(cfg.metrics_dir)) / "eval.json").read_text())
     ours = {c: float(metrics["AP"][c]) for c in COLUMNS}
