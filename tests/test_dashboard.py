@@ -37,7 +37,7 @@ from tdmi.models.tdmi import build_model
 from tdmi.reference import load_reference
 from tdmi.results import ablation, dvc_metrics, studies
 from tdmi.results.config import inside_outputs
-from tdmi.results.run_table import joint_ap, load_runs
+from tdmi.results.run_table import joint_ap, load_runs, load_runs_with_client
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboards" / "app.py")
@@ -306,6 +306,14 @@ def test_runs_table_labels_broken_runs_and_groups(workbench: dict) -> None:
     assert "cannot read MLflow store" in load_runs(f"sqlite:///{garbage}").errors[0]  # reported, no crash
     assert load_runs(f"sqlite:///{workbench['project'] / 'none.db'}").table.empty
     assert not (workbench["project"] / "none.db").exists()  # reading never creates a store
+
+
+def test_sqlite_reader_equals_mlflow_client(workbench: dict) -> None:
+    """The fast read-only SQL path and MLflow's own client give the same table."""
+    fast = load_runs(workbench["uri"]).table.sort_values("run_id", ignore_index=True)
+    slow = load_runs_with_client(workbench["uri"]).table.sort_values("run_id", ignore_index=True)
+    assert len(fast) == len(slow) > 30
+    pd.testing.assert_frame_equal(fast, slow)
 
 
 def test_joint_ap_labels_runs_without_best_ap(workbench: dict) -> None:

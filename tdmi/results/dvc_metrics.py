@@ -19,6 +19,8 @@ import pandas as pd
 from tdmi.eval.results import COLUMNS
 from tdmi.utils import flatten
 
+OKS_SUMMARY = ("AP", "AP50", "AP75", "AR")
+
 
 def read_metrics(project_dir: Path) -> tuple[dict[str, dict], dict[str, str]]:
     """({file stem: parsed JSON}, {file name: why it could not be read}) for metrics/*.json."""
@@ -44,10 +46,16 @@ def metrics_joint_ap(metrics: Mapping[str, Mapping]) -> tuple[dict[str, float], 
 
 
 def metrics_oks(metrics: Mapping[str, Mapping]) -> dict[str, float]:
-    """Every OKS number found (keys containing "oks", case-insensitive), with its file, in points
-    (0-100, as every AP on the dashboard; the files hold pycocotools' 0-1)."""
-    return {f"{stem}: {k}": 100 * float(v) for stem, obj in metrics.items() for k, v in flatten(obj, "/").items()
-            if "oks" in k.lower() and isinstance(v, int | float)}
+    """The OKS summary (AP, AP50, AP75, AR) of the first file that has one (eval before train), keyed
+    "<file>: <key>", in points (0-100, as every AP on the dashboard; the files hold pycocotools'
+    0-1). pycocotools' -1 (no ground truth in that area range) becomes NaN."""
+    for stem in ("eval", "train", *sorted(set(metrics) - {"eval", "train"})):
+        found = {f"{stem}: {k}": math.nan if float(v) < 0 else 100 * float(v)
+                 for k, v in flatten(metrics.get(stem, {}), "/").items()
+                 if "oks" in k.lower() and k.rsplit("/", 1)[-1] in OKS_SUMMARY and isinstance(v, int | float)}
+        if found:
+            return found
+    return {}
 
 
 def producing_run(metrics: Mapping[str, Mapping], runs: pd.DataFrame) -> tuple[pd.Series | None, str]:

@@ -71,7 +71,7 @@ def clip_frames(video: Video, position: int, offsets: tuple[int, ...]) -> list[t
 def draw_people(image: Image.Image, people: list[np.ndarray], color: tuple[int, int, int], scale: float = 1.0) -> None:
     """Skeletons ((17, 2) pixel coordinates, NaN = absent) drawn in place, bones then joints."""
     draw = ImageDraw.Draw(image)
-    width = max(2, round(3 * scale))
+    width = max(2, round(3 * min(scale, 1.0)))  # lines stay thin on an enlarged frame
     for joints in people:
         pts = np.asarray(joints, float)[:, :2] * scale
         ok = np.all(np.isfinite(pts), axis=1)

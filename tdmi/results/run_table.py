@@ -20,13 +20,16 @@ experiment whose runs cannot be read at all is reported in ``errors`` while the 
 
 The best checkpoint: the run's ``checkpoint`` tag where the engine sets one, else where
 MLflowTracker.log_result puts it (``<artifact_uri>/checkpoints/best.pt``, logged whenever the run
-had a best epoch). Runs from before ``best/AP/*`` was logged for every run keep their per-joint AP
+had a best epoch; in a local artifact store only if the file exists, so a run logged without it
+shows none). Runs from before ``best/AP/*`` was logged for every run keep their per-joint AP
 through the last validated epoch's ``val/AP/*``, labelled as such (:func:`joint_ap`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,10 +83,32 @@ def _group(row: dict) -> str:
     return ABLATION if row["ablation"] else TRAINING
 
 
-def _row(run: mlflow.entities.Run, experiment: str) -> dict:
-    tags, params, metrics, info = run.data.tags, run.data.params, run.data.metrics, run.info
+@dataclass
+class _Record:
+    """One run as either reader gives it: MLflow's client or the SQLite tables."""
+    run_id: str
+    experiment_id: str
+    experiment: str
+    run_name: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, run: mlflow.entities.Run, experiment: str) -> _Record:
+        info = run.info
+        return cls(info.run_id, info.experiment_id, experiment, info.run_name or "", info.status, info.start_time,
+                   info.end_time, info.artifact_uri or "", run.data.tags, run.data.params, run.data.metrics)
+
+
+def _row(record: _Record) -> dict:
+    tags, params, metrics, info = record.tags, record.params, record.metrics, record
     row = {
-        "run_id": info.run_id, "experiment": experiment, "experiment_id": info.experiment_id,
+        "run_id": info.run_id, "experiment": info.experiment, "experiment_id": info.experiment_id,
         "run_name": info.run_name or "", "status": info.status,
         "start_time": pd.to_datetime(info.start_time, unit="ms"),  # UTC
         "duration_s": (info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else math.nan,
@@ -100,18 +125,41 @@ def _row(run: mlflow.entities.Run, experiment: str) -> dict:
     row["health"] = _health(row)
     row["group"] = _group(row)
     if not row["checkpoint"] and row["artifact_uri"] and math.isfinite(row[SUMMARY_METRIC]):
-        row["checkpoint"] = f"{row['artifact_uri']}/checkpoints/best.pt"
+        row["checkpoint"] = _logged_checkpoint(row["artifact_uri"])
     return row
 
 
-def load_runs(uri: str) -> Runs:
-    """Every run of every experiment in the store at ``uri``; an empty table if there is none.
+def _logged_checkpoint(artifact_uri: str) -> str:
+    """Where MLflowTracker.log_result puts the best checkpoint; for a local artifact store only if
+    the file is there (a run made without the tracker has none), a remote one is not listed."""
+    uri = f"{artifact_uri}/checkpoints/best.pt"
+    local = uri.removeprefix("file://") if uri.startswith("file://") else uri if "://" not in uri else None
+    return uri if local is None or Path(local).is_file() else ""
 
-    Goes through an ``MlflowClient`` bound to ``uri`` (never the global tracking URI, which other
-    sessions of a Streamlit server share).
+
+def load_runs(uri: str) -> Runs:
+    """Every active run of every active experiment in the store at ``uri``; an empty table if there
+    is none.
+
+    A local SQLite store is read with plain SQL, read-only, fetching only the params and tags the
+    table keeps (MLflow's client builds every param of every run: 4-5x slower on 500 runs, the
+    dashboard's first render); any other store, or a SQLite file whose schema this reader does not
+    know, goes through an ``MlflowClient`` bound to ``uri`` (never the global tracking URI, which
+    other sessions of a Streamlit server share). Both give the same table (tests/test_dashboard.py).
     """
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return Runs(pd.DataFrame(columns=COLUMNS_OUT))  # nothing logged yet; never create the file
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return Runs(pd.DataFrame(columns=COLUMNS_OUT))  # nothing logged yet; never create the file
+        try:
+            return _table([_row(r) for r in _sqlite_records(path)], [])
+        except sqlite3.Error:
+            pass  # not a store this reader knows: MLflow's client says what is wrong with it
+    return load_runs_with_client(uri)
+
+
+def load_runs_with_client(uri: str) -> Runs:
+    """:func:`load_runs` through MLflow's client, for any tracking URI."""
     rows, errors = [], []
     try:
         client = mlflow.MlflowClient(uri)
@@ -123,14 +171,45 @@ def load_runs(uri: str) -> Runs:
         try:
             while True:
                 page = client.search_runs([experiment.experiment_id], max_results=1000, page_token=token)
-                rows += [_row(run, experiment.name) for run in page]
+                rows += [_row(_Record.of(run, experiment.name)) for run in page]
                 token = page.token
                 if not token:
                     break
         except Exception as err:
             errors.append(f"experiment {experiment.name!r}: {err}")
+    return _table(rows, errors)
+
+
+def _table(rows: list[dict], errors: list[str]) -> Runs:
     table = pd.DataFrame(rows, columns=COLUMNS_OUT)
     return Runs(table.sort_values("start_time", ascending=False, ignore_index=True), errors)
+
+
+def _sqlite_records(path: Path) -> list[_Record]:
+    """The runs of MLflow's SQLite schema (tables experiments, runs, tags, params, latest_metrics),
+    opened read-only; the metrics are the latest values, as the client's ``run.data.metrics``."""
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        records = {
+            run_id: _Record(run_id, str(exp_id), exp_name, name or "", status, start, end, artifact or "")
+            for run_id, exp_id, exp_name, name, status, start, end, artifact in db.execute(
+                "SELECT r.run_uuid, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, r.artifact_uri "
+                "FROM runs r JOIN experiments e ON r.experiment_id = e.experiment_id "
+                "WHERE r.lifecycle_stage = 'active' AND e.lifecycle_stage = 'active'")
+        }
+        wanted_tags = (*TAGS, "mlflow.parentRunId")
+        marks = ", ".join("?" * len(wanted_tags))
+        for run_id, key, value in db.execute(f"SELECT run_uuid, key, value FROM tags WHERE key IN ({marks})", wanted_tags):
+            if run_id in records:
+                records[run_id].tags[key] = value
+        keys = tuple(PARAMS.values())
+        marks = ", ".join("?" * len(keys))
+        for run_id, key, value in db.execute(f"SELECT run_uuid, key, value FROM params WHERE key IN ({marks})", keys):
+            if run_id in records:
+                records[run_id].params[key] = value
+        for run_id, key, value, is_nan in db.execute("SELECT run_uuid, key, value, is_nan FROM latest_metrics"):
+            if run_id in records:
+                records[run_id].metrics[key] = math.nan if is_nan else value
+    return list(records.values())
 
 
 def mark_pipeline(table: pd.DataFrame, run_id: str | None) -> pd.DataFrame:

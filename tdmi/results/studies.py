@@ -93,10 +93,11 @@ def trials_table(study: optuna.Study, runs: pd.DataFrame, ui: str) -> pd.DataFra
     for t in study.get_trials(deepcopy=False):
         run = by_number.get(t.number)
         duration = t.duration.total_seconds() if t.duration is not None else float("nan")
-        values = t.values or [float("nan")] * len(names)
+        values = t.values if t.state == TrialState.COMPLETE else [float("nan")] * len(names)  # pruned: no objective
+        params = {k: f"{v:.4g}" if isinstance(v, float) else v for k, v in display_params(t.params).items()}
         rows.append({
             "trial": t.number, "state": t.state.name, **dict(zip(names, values, strict=True)), "duration (s)": duration,
-            **display_params(t.params), "fail reason": t.user_attrs.get("fail_reason", ""),
+            **params, "fail reason": t.user_attrs.get("fail_reason", ""),
             "run_name": run["run_name"] if run else "",
             "mlflow": mlflow_link(ui, run["experiment_id"], run["run_id"]) if run else None,
             "checkpoint": run["checkpoint"] if run else "", "git_commit": run["git_commit"] if run else "",
