@@ -68,7 +68,7 @@ def main() -> None:
     start = time.perf_counter()
     generate(clean_twin(SynthConfig(**json.loads((data / MARKER).read_text()))), twin, progress=False, splits=("val",))
     seconds["clean twin (val)"] = time.perf_counter() - start
-    seconds["train"] = stage("train.py", [*common, f"model={PRESET}", f"train.epochs={args.epochs}", f"train_dir={ckpt}",
+    seconds["train"] = stage("train.py", [*common, f"model={PRESET}", f"train.epochs={args.epochs}", f"train.val_every={args.epochs}", f"train_dir={ckpt}",
                                           "train.resume=false", "mlflow.enabled=false"], work)
     degraded = read_degraded(data / "annotations" / "val")
     results = {}

@@ -20,7 +20,7 @@ Knobs where temporal context matters (issue 14; each in [0, 1]; our choices, no 
   ``speed`` also quickens the limbs (gait rate x (1 + speed)), not only the walking pace.
 - ``transient``: the probability that a frame is hit by a one-frame degradation of a kind drawn
   from ``transients``: ``occluder`` (an opaque object over part of a person, v = 1 under it),
-  ``defocus`` (the whole frame out of focus, Gaussian sigma 2% of the width) or ``corrupt`` (a
+  ``defocus`` (the whole frame out of focus, Gaussian sigma 2.5% of the width) or ``corrupt`` (a
   damaged frame: decoded at 1/32 of the width in blocks, with strong noise). The frame after a hit
   is never hit, so a degraded frame always has a clean neighbour; key frames are hit like any other.
   Draws come from their own random stream, so the poses do not depend on this knob.
@@ -94,7 +94,7 @@ class SynthConfig:
     distractor: float = 0.5  # probability of an extra person passing close to a target
     truncation: float = 0.2  # probability that a person walks across the frame border
     noise: float = 0.02  # Gaussian frame noise, fraction of the 0..255 range
-    transient: float = 0.3  # probability that a frame gets a one-frame degradation
+    transient: float = 0.4  # probability that a frame gets a one-frame degradation
     transients: tuple[str, ...] = tuple(TRANSIENTS)  # the kinds drawn from
     crowd: float = 0.0  # extra people packed into the middle of the frame
     smear_px: float = 6.0  # motion blur: a joint smeared over more pixels is flagged SMEAR
@@ -360,7 +360,7 @@ def _occluder(rng: np.random.Generator, bodies: list[Body], f: int) -> tuple:
     xy, _ = project(body, float(f), np.zeros(2))
     joint = int(rng.choice([j for j in range(NUM_JOINTS) if j not in (J["left_ear"], J["right_ear"])]))
     centre = tuple(int(v) for v in np.round(xy[joint] + rng.normal(0, 0.03 * body.height, 2)))
-    axes = (max(3, int(rng.uniform(0.12, 0.25) * body.height)), max(3, int(rng.uniform(0.08, 0.2) * body.height)))
+    axes = (max(3, int(rng.uniform(0.15, 0.3) * body.height)), max(3, int(rng.uniform(0.1, 0.22) * body.height)))
     return centre, axes, float(rng.uniform(0, 180)), _random_color(rng)
 
 
@@ -374,10 +374,10 @@ def _paint_occluder(canvas: np.ndarray, labels: np.ndarray | None, occluder: tup
 
 
 def _degrade_frame(frame: np.ndarray, kind: str | None, rng: np.random.Generator) -> np.ndarray:
-    """A whole-frame transient: defocus (Gaussian, sigma 2% of the width) or a corrupt frame."""
+    """A whole-frame transient: defocus (Gaussian, sigma 2.5% of the width) or a corrupt frame."""
     h, w = frame.shape[:2]
     if kind == "defocus":
-        return cv2.GaussianBlur(frame, (0, 0), 0.02 * w)
+        return cv2.GaussianBlur(frame, (0, 0), 0.025 * w)
     if kind == "corrupt":  # blocks of 1/32 of the width, as a decoder that lost the detail, plus noise
         block = max(2, w // 32)
         small = cv2.resize(frame, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA)
