@@ -267,7 +267,8 @@ class TDMILoss(nn.Module):
             self.calls += 1
         terms.update({k: torch.as_tensor(v).detach() for k, v in groups.items()})
         terms["estimators"] = own.detach()
-        terms.update({k: torch.tensor(v) for k, v in self.ratios.items()})
+        device = terms["heatmap"].device
+        terms.update({k: torch.tensor(v, device=device) for k, v in self.ratios.items()})
         return {**terms, "total": total}
 
 

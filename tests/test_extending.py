@@ -44,6 +44,8 @@ def test_config_names_a_module_by_import_path():
         cfg = compose("config", overrides=["model=tde3", f"model.temporal={__name__}:frame_diff",
                                            "+model.temporal_args.channels=4", "model.tiny_width=8"])
     fields = OmegaConf.to_container(cfg.model)
+    fields = {k: v for k, v in fields.items() if k in ("preset", "temporal", "temporal_args",
+                                                       "tiny_width")}
     model = build_model(preset_configs(fields.pop("preset"), **fields)[0])
     assert model.temporal.out_channels == 4
     with pytest.raises(ValueError, match=r"model.temporal: cannot import 'no_such_lab'"):

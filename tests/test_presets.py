@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from tdmi.losses import MI_TERMS
+from tdmi.losses import MI_TERMS, LossConfig
 from tdmi.models.presets import (
     ABLATION_ORDER,
     PRESETS,
@@ -21,15 +22,22 @@ from tdmi.models.presets import (
     preset_configs,
     preset_name,
 )
+from tdmi.models.tdmi import ModelConfig
 from tdmi.studies.search_space import check_space, flatten_space, grid
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "experiments" / "conf"
 
 
+FIELDS = {f.name for f in (*fields(ModelConfig), *fields(LossConfig))} | {"preset"}
+
+
 def _model_group(overrides: list[str]) -> dict:
+    """The composed `model` node's preset and config fields (run-level keys such as init_from,
+    which tdmi/run.py reads, left out)."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        return OmegaConf.to_container(compose("config", overrides=overrides).model, resolve=True)
+        model = OmegaConf.to_container(compose("config", overrides=overrides).model, resolve=True)
+    return {k: v for k, v in model.items() if k in FIELDS}
 
 
 def test_model_group_files_are_generated_from_presets():
