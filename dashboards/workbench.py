@@ -66,6 +66,13 @@ def verdict_table(uri: str, reference_path: Path | None, baseline: str) -> pd.Da
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def joint_ap_tables(uri: str, baseline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(each comparable run's AP per joint group, the ablation means): long tables."""
+    usable = run_table.comparable(load_runs(uri).table)
+    return run_table.joint_ap(usable), ablation.joint_ap_means(usable, baseline)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def metrics(project_dir: Path) -> tuple[dict, dict]:
     return dvc_metrics.read_metrics(project_dir)
 
@@ -96,12 +103,9 @@ def study_figure(storage: str, name: str, kind: str, params: tuple[str, ...] = (
     target = (lambda t: t.values[0]) if len(s.directions) > 1 else None
     if kind == "importances" and target is not None and s.directions[0] == optuna.study.StudyDirection.MAXIMIZE:
         target = lambda t: -t.values[0]  # noqa: E731
-    plot = {"history": optuna.visualization.plot_optimization_history,
-            "importances": optuna.visualization.plot_param_importances,
+    plot = {"importances": optuna.visualization.plot_param_importances,
             "parallel": optuna.visualization.plot_parallel_coordinate,
             "slice": optuna.visualization.plot_slice}[kind]
-    if kind == "history":
-        return plot(s, target=target, target_name=target_name)
     return plot(s, params=list(params) or None, target=target, target_name=target_name)
 
 

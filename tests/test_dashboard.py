@@ -37,7 +37,7 @@ from tdmi.models.tdmi import build_model
 from tdmi.reference import load_reference
 from tdmi.results import ablation, dvc_metrics, studies
 from tdmi.results.config import inside_outputs
-from tdmi.results.run_table import joint_ap, load_runs, load_runs_with_client
+from tdmi.results.run_table import joint_ap, learning_curves, load_runs, load_runs_with_client, run_details
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboards" / "app.py")
@@ -314,6 +314,13 @@ def test_sqlite_reader_equals_mlflow_client(workbench: dict) -> None:
     slow = load_runs_with_client(workbench["uri"]).table.sort_values("run_id", ignore_index=True)
     assert len(fast) == len(slow) > 30
     pd.testing.assert_frame_equal(fast, slow)
+    client, run_id = mlflow.MlflowClient(workbench["uri"]), workbench["run_id"]
+    params, tags = run_details(workbench["uri"], run_id)
+    run = client.get_run(run_id)
+    assert params == run.data.params and tags == {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+    curves = learning_curves(workbench["uri"], [run_id], ["val/mAP", "train/total"])
+    expected = [(run_id, k, m.step, m.value) for k in ("train/total", "val/mAP") for m in client.get_metric_history(run_id, k)]
+    assert list(curves.itertuples(index=False, name=None)) == expected and len(expected) >= 2
 
 
 def test_joint_ap_labels_runs_without_best_ap(workbench: dict) -> None:

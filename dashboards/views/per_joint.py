@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from tdmi.eval.results import COLUMNS
 from tdmi.reference import main_rows, reference_dataset
-from tdmi.results import ablation, run_table
+from tdmi.results import run_table
 
 OURS, PAPER = px.colors.qualitative.D3, px.colors.qualitative.Pastel1  # two palettes: ours vs paper at a glance
 
@@ -25,8 +25,8 @@ if with_joints.empty:
     st.info("No finished run with per-joint validation AP yet: run `dvc repro` or `python experiments/train.py`.")
     st.stop()
 
-means = ablation.joint_ap_means(with_joints, cfg.baseline)
-singles = run_table.joint_ap(with_joints)
+singles, means = wb.joint_ap_tables(cfg.mlflow_uri, cfg.baseline)
+singles = singles[singles["run_id"].isin(with_joints["run_id"])]
 rows_by_label = {**{r: g for r, g in means.groupby("run", sort=False)}, **{r: g for r, g in singles.groupby("run", sort=False)}}
 groups = dict(zip(with_joints.apply(run_table.run_label, axis=1), with_joints["group"], strict=True))
 pipeline = [label for label, group in groups.items() if group == run_table.PIPELINE]

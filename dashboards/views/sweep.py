@@ -1,5 +1,8 @@
 """Sweep: one Optuna study: its objective named with its unit, trial states, the best trial and its
-override file, every trial with its run, per-trial curves (pruned ones marked) and Optuna's plots."""
+override file, every trial with its run, per-trial curves (pruned ones marked) and Optuna's plots.
+The optimisation history is drawn from the trials table (Optuna's own takes seconds on 1,000
+trials); importances and parallel coordinates are drawn at once up to :data:`EAGER_TRIALS`
+complete trials and on request above, so the page's first render stays fast."""
 
 import math
 
@@ -10,6 +13,7 @@ import workbench as wb
 
 from tdmi.results import studies
 
+EAGER_TRIALS = 200  # up to this many complete trials every plot is drawn at once
 STATE_COLOURS = {"COMPLETE": "#1f77b4", "PRUNED": "#d62728", "FAIL": "#7f7f7f", "RUNNING": "#2ca02c"}
 
 cfg = wb.config()
@@ -78,15 +82,25 @@ if len(curves):
     st.plotly_chart(figure, key="trial_curves")
 
 params = tuple(studies.swept_params(study))
-st.subheader("Optimisation history")
-st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "history"), key="history")
 complete = int(states.set_index("state").loc["COMPLETE", "trials"])
+st.subheader("Optimisation history")
+done = trials[trials["state"] == "COMPLETE"]
+best_so_far = done[objectives[0]].cummax() if directions[0] == "maximize" else done[objectives[0]].cummin()
+history = go.Figure()
+history.add_scatter(x=done["trial"], y=done[objectives[0]], mode="markers", name="complete trial", marker={"size": 6})
+history.add_scatter(x=done["trial"], y=best_so_far, mode="lines", name="best so far", line={"shape": "hv"})
+history.update_layout(xaxis_title="trial", yaxis_title=objectives[0], height=380)
+st.plotly_chart(history, key="history")
+
 st.subheader("Parameter importances")
 if complete < studies.IMPORTANCE_MIN_TRIALS:
     st.warning(f"Only {complete} complete trials: importances from fewer than ~{studies.IMPORTANCE_MIN_TRIALS} trials "
                "are mostly noise. Read them as a hint at best.")
-st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "importances", params), key="importances")
-st.subheader("Parallel coordinates")
-st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "parallel", params), key="parallel")
+# Optuna's importances and parallel coordinates take seconds on a large study: drawn on request there.
+heavy = complete <= EAGER_TRIALS or st.toggle(f"draw importances and parallel coordinates ({complete} trials: a few seconds)")
+if heavy:
+    st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "importances", params), key="importances")
+    st.subheader("Parallel coordinates")
+    st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "parallel", params), key="parallel")
 st.subheader("Slices: each swept value")
 st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "slice", params), key="slice")

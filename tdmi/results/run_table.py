@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,8 +147,8 @@ def load_runs(uri: str) -> Runs:
     know, goes through an ``MlflowClient`` bound to ``uri`` (never the global tracking URI, which
     other sessions of a Streamlit server share). Both give the same table (tests/test_dashboard.py).
     """
-    if uri.startswith("sqlite:///"):
-        path = Path(uri.removeprefix("sqlite:///"))
+    path = _sqlite_store(uri)
+    if path is not None:
         if not path.is_file():
             return Runs(pd.DataFrame(columns=COLUMNS_OUT))  # nothing logged yet; never create the file
         try:
@@ -188,7 +188,7 @@ def _table(rows: list[dict], errors: list[str]) -> Runs:
 def _sqlite_records(path: Path) -> list[_Record]:
     """The runs of MLflow's SQLite schema (tables experiments, runs, tags, params, latest_metrics),
     opened read-only; the metrics are the latest values, as the client's ``run.data.metrics``."""
-    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+    with _connect(path) as db:
         records = {
             run_id: _Record(run_id, str(exp_id), exp_name, name or "", status, start, end, artifact or "")
             for run_id, exp_id, exp_name, name, status, start, end, artifact in db.execute(
@@ -240,6 +240,14 @@ def trace(table: pd.DataFrame, ui: str) -> pd.DataFrame:
 
 def run_details(uri: str, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
     """One run's full params and tags (the table keeps only what pages filter on)."""
+    path = _sqlite_store(uri)
+    if path is not None:
+        try:
+            params = _query(path, "SELECT key, value FROM params WHERE run_uuid = ?", (run_id,))
+            tags = _query(path, "SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,))
+            return dict(params), {k: v for k, v in tags if not k.startswith("mlflow.")}
+        except sqlite3.Error:
+            pass
     run = mlflow.MlflowClient(uri).get_run(run_id)
     return dict(run.data.params), {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
 
@@ -247,11 +255,36 @@ def run_details(uri: str, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
 def learning_curves(uri: str, run_ids: Iterable[str], keys: Iterable[str]) -> pd.DataFrame:
     """Long table (run_id, metric, epoch, value): every step MLflow holds of each ``keys`` metric
     the run logged (per-epoch metrics use the epoch as step)."""
+    run_ids, keys, columns = list(run_ids), list(keys), ["run_id", "metric", "epoch", "value"]
+    path = _sqlite_store(uri)
+    if path is not None:
+        try:
+            rows = _query(path, f"SELECT run_uuid, key, step, CASE WHEN is_nan THEN NULL ELSE value END FROM metrics "
+                                f"WHERE run_uuid IN ({', '.join('?' * len(run_ids))}) AND key IN ({', '.join('?' * len(keys))}) "
+                                "ORDER BY run_uuid, key, step, timestamp", (*run_ids, *keys))
+            return pd.DataFrame(rows, columns=columns).astype({"value": float})
+        except sqlite3.Error:
+            pass
     client, rows = mlflow.MlflowClient(uri), []
     for run_id in run_ids:
         for key in keys:
             rows += [(run_id, key, m.step, m.value) for m in client.get_metric_history(run_id, key)]
-    return pd.DataFrame(rows, columns=["run_id", "metric", "epoch", "value"])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _sqlite_store(uri: str) -> Path | None:
+    """The file of a local SQLite tracking store (read here with plain SQL), else None."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def _connect(path: Path) -> contextlib.closing[sqlite3.Connection]:
+    """A read-only connection to MLflow's SQLite store: it never creates or writes the file."""
+    return contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True))
+
+
+def _query(path: Path, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+    with _connect(path) as db:
+        return db.execute(sql, tuple(args)).fetchall()
 
 
 def config_differences(params: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
