@@ -27,9 +27,12 @@ the extent of its labelled joints and head box grown by 10% on each side, the ru
 from __future__ import annotations
 
 import codecs
+import gc
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +98,19 @@ class Detection:
     score: float
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Loading makes millions of small objects and no reference cycles; the cyclic collector's
+    passes over the live JSON documents took a third of the evaluator's time. Paused, not lost."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def frame_index_from_id(frame_id: int) -> int:
     """PoseTrack frame ids are ``1 VVVVVV FFFF``: the last four digits are the frame in the video."""
     return int(frame_id) % 10000
@@ -141,6 +157,10 @@ def require_field(path: Path, where: str, obj: dict, key: str):
     return obj[key]
 
 
+_NO_BOX = (np.nan,) * 4
+CHUNK = 4096  # annotations converted per array call: files are small, a call per file cost more
+
+
 def integer(path: Path, where: str, value) -> int:
     """A JSON integer (a float with an integral value passes); anything else names the field."""
     if type(value) is int:
@@ -173,6 +193,24 @@ def _box(path: Path, where: str, value, name: str, positive: bool = False) -> np
     return arr
 
 
+def _boxes(places: list[tuple[Path, str]], name: str, values: list) -> np.ndarray:
+    """(N, 4) ground-truth boxes in one conversion, NaN rows where a value is None; every given
+    box must have a positive width and height. The first bad one is named."""
+    given = np.array([v is not None for v in values], dtype=bool)
+    try:
+        arr = np.array([v if v is not None else _NO_BOX for v in values], dtype=np.float64)
+        ok = arr.shape == (len(values), 4) and bool(np.isfinite(arr[given]).all())
+        ok = ok and bool((arr[given, 2:] > 0).all())
+    except (TypeError, ValueError):
+        ok = False
+    if ok or not values:
+        return arr.reshape(-1, 4)
+    for (path, where), value in zip(places, values, strict=True):
+        if value is not None:
+            _box(path, where, value, name, positive=True)
+    raise AssertionError("unreachable: a bad box raised above")
+
+
 def parse_keypoints(path: Path, where: str, value) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -189,15 +227,16 @@ def parse_keypoints(path: Path, where: str, value) -> np.ndarray:
     return arr.reshape(NUM_JOINTS, 3)
 
 
-def stack_keypoints(path: Path, wheres: list[str], values: list) -> np.ndarray:
-    """(N, 17, 3) keypoints of N annotations in one conversion; the first bad one is named."""
+def stack_keypoints(places: list[tuple[Path, str]], values: list) -> np.ndarray:
+    """(N, 17, 3) keypoints of N annotations in one conversion; ``places`` are their (file,
+    where) for the error that names the first bad one."""
     try:
         arr = np.array(values, dtype=np.float64)
         if arr.shape == (len(values), NUM_JOINTS * 3) and np.isfinite(arr).all():
             return arr.reshape(-1, NUM_JOINTS, 3)
     except (TypeError, ValueError):
         pass
-    for where, value in zip(wheres, values, strict=True):
+    for (path, where), value in zip(places, values, strict=True):
         parse_keypoints(path, where, value)
     return np.zeros((0, NUM_JOINTS, 3))  # reached only for N = 0: every bad value raised above
 
@@ -235,20 +274,22 @@ def _ignore_regions(path: Path, where: str, image: dict) -> list[np.ndarray]:
     return regions
 
 
-def _check_visibility(path: Path, wheres: list[str], joints: np.ndarray) -> None:
+def _check_visibility(places: list[tuple[Path, str]], joints: np.ndarray) -> None:
     vis = joints[:, :, 2]
     bad = ~((vis == 0) | (vis == 1) | (vis == 2))
     if bad.any():
         row, joint = np.argwhere(bad)[0]
+        path, where = places[row]
         raise PoseTrackFormatError(
             path,
-            f"{wheres[row]}.keypoints",
+            f"{where}.keypoints",
             f"visibility of {JOINT_NAMES[joint]} must be 0, 1 or 2, got {vis[row, joint]:g}",
         )
 
 
-def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:
-    """Records of one PoseTrack18/21 JSON document (per-video or merged)."""
+def _collect_frames(data: dict, path: Path, image_root: Path, posed: list) -> list[Frame]:
+    """The frames of one PoseTrack18/21 document, checked; each annotation with keypoints is
+    appended to ``posed`` as (file, index, annotation, its frame) for :func:`_add_people`."""
     if not isinstance(data, dict):
         raise PoseTrackFormatError(path, "top level", "expected an object with 'images' and 'annotations'")
     images = require_field(path, "top level", data, "images")
@@ -289,41 +330,54 @@ def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:
             file_name=file_name,
             source=path,
         )
-    posed, wheres = [], []  # the annotations with keypoints (a PoseTrack21 box-only one is no pose)
     for i, ann in enumerate(annotations):
         where = f"annotations[{i}]"
         image_id = integer(path, f"{where}.image_id", require_field(path, where, ann, "image_id"))
         if image_id not in frames:
             raise PoseTrackFormatError(path, f"{where}.image_id", f"image id {image_id} has no entry in 'images'")
-        if "keypoints" in ann:
-            posed.append((i, ann, image_id))
-            wheres.append(where)
-    joints = stack_keypoints(path, wheres, [ann["keypoints"] for _, ann, _ in posed])
-    _check_visibility(path, wheres, joints)
-    for (i, ann, image_id), where, person_joints in zip(posed, wheres, joints, strict=True):
-        head = ann.get("bbox_head")
-        head = _box(path, where, head, "bbox_head", positive=True) if head is not None else None
-        if ann.get("bbox") is not None:
-            bbox = _box(path, where, ann["bbox"], "bbox", positive=True)
-        else:  # AP never reads it (poseval accepts it absent); crops get the joints' extent
+        if "keypoints" in ann:  # a PoseTrack21 person with only a box is no pose ground truth
+            posed.append((path, i, ann, frames[image_id]))
+    return list(frames.values())
+
+
+def _add_people(posed: list) -> None:
+    """Give each collected annotation's frame its :class:`Person`, one array conversion per field
+    for all of them (files are small: per-file conversions cost more than the parsing)."""
+    places = [(path, f"annotations[{i}]") for path, i, _, _ in posed]
+    anns = [ann for _, _, ann, _ in posed]
+    joints = stack_keypoints(places, [ann["keypoints"] for ann in anns])
+    _check_visibility(places, joints)
+    heads = _boxes(places, "bbox_head", [ann.get("bbox_head") for ann in anns])
+    boxes = _boxes(places, "bbox", [ann.get("bbox") for ann in anns])
+    head_given, box_given = (~np.isnan(heads[:, 0])).tolist(), (~np.isnan(boxes[:, 0])).tolist()
+    for k, (path, i, ann, frame) in enumerate(posed):
+        head = heads[k] if head_given[k] else None
+        bbox = boxes[k]
+        if not box_given[k]:  # AP never reads it (poseval accepts it absent); crops get the joints' extent
             corners = head.reshape(2, 2).cumsum(axis=0) if head is not None else np.zeros((0, 2))
-            bbox = box_around(np.concatenate([person_joints[person_joints[:, 2] > 0, :2], corners]))
-        track = ann.get("track_id", -1)
-        frames[image_id].people.append(
+            bbox = box_around(np.concatenate([joints[k][joints[k][:, 2] > 0, :2], corners]))
+        frame.people.append(
             Person(
-                joints=person_joints,
+                joints=joints[k],
                 bbox=bbox,
                 head_box=head,
-                track_id=integer(path, f"{where}.track_id", track),
-                ann_id=integer(path, f"{where}.id", ann.get("id", i)),
+                track_id=integer(path, f"{places[k][1]}.track_id", ann.get("track_id", -1)),
+                ann_id=integer(path, f"{places[k][1]}.id", ann.get("id", i)),
             )
         )
-    return list(frames.values())
+
+
+def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:
+    """Records of one PoseTrack18/21 JSON document (per-video or merged)."""
+    posed: list = []
+    frames = _collect_frames(data, path, image_root, posed)
+    _add_people(posed)
+    return frames
 
 
 def annotation_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(path.glob("*.json"))
+        files = [path / name for name in sorted(os.listdir(path)) if name.endswith(".json")]
         if not files:
             raise PoseTrackFormatError(path, "folder", "holds no *.json annotation files")
         return files
@@ -344,11 +398,21 @@ def load_posetrack(path: str | Path, image_root: str | Path | None = None) -> li
     """Videos from a folder of per-video PoseTrack files or one merged file, frames sorted."""
     path = Path(path)
     root = Path(image_root) if image_root is not None else guess_image_root(path)
+    with gc_paused():
+        return _load_frames(annotation_files(path), root)
+
+
+def _load_frames(files: list[Path], root: Path) -> list[Video]:
+    """The files' frames as videos, frames sorted; people are added CHUNK annotations at a time."""
     by_video: dict[str, list[Frame]] = defaultdict(list)
     seen: dict[int, Path] = {}
     slots: dict[tuple[str, int], Path] = {}  # (video, frame index) -> file
-    for file in annotation_files(path):
-        for frame in parse_posetrack(read_json(file), file, root):
+    posed: list = []
+    for file in files:
+        if len(posed) >= CHUNK:
+            _add_people(posed)
+            posed.clear()
+        for frame in _collect_frames(read_json(file), file, root, posed):
             if frame.image_id in seen:
                 raise PoseTrackFormatError(file, "images.id", f"image id {frame.image_id} also in {seen[frame.image_id]}")
             slot = frame.video, frame.frame_index
@@ -358,6 +422,7 @@ def load_posetrack(path: str | Path, image_root: str | Path | None = None) -> li
                 )
             seen[frame.image_id] = slots[slot] = file
             by_video[frame.video].append(frame)
+    _add_people(posed)
     return [Video(name, sorted(frames, key=lambda f: f.frame_index)) for name, frames in sorted(by_video.items())]
 
 

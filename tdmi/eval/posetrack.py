@@ -85,29 +85,72 @@ from tdmi.eval.results import (
 
 PCKH_THRESHOLD = 0.5
 HEAD_SIZE_FACTOR = 0.6
+PAIR_BLOCK = 1 << 15  # (prediction, person) pairs whose distances are computed at once
 POSEVAL_JOINTS = EVALUATED_JOINTS  # the 15 joints poseval keeps, indices into the 17
 
 
 def inside_ignore_regions(points: np.ndarray, regions: Sequence[np.ndarray]) -> np.ndarray:
     """(..., 2) points -> bool mask, True strictly inside any polygon (shapely ``contains``)."""
     points = np.asarray(points, dtype=np.float64)
-    inside = np.zeros(points.shape[:-1], dtype=bool)
-    for region in regions:
-        inside |= shapely.contains_xy(shapely.Polygon(region), points[..., 0], points[..., 1])
+    flat = points.reshape(-1, 1, 2)
+    inside = _inside_regions(flat, np.zeros(len(flat), dtype=np.int64), _polygons([regions]))
+    return inside.reshape(points.shape[:-1])
+
+
+def _polygons(regions: Sequence[Sequence[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Shapely polygons of every frame's regions (rings of one length made in one call), and
+    the frame of each."""
+    coords = [r for rs in regions for r in rs]
+    frame = np.array([f for f, rs in enumerate(regions) for _ in rs], dtype=np.int64)
+    polygons = np.empty(len(coords), dtype=object)
+    lengths = np.array([len(c) for c in coords], dtype=np.int64)
+    for n in np.unique(lengths):
+        same = np.flatnonzero(lengths == n)
+        polygons[same] = shapely.polygons(np.stack([coords[k] for k in same]))
+    return polygons, frame
+
+
+def _inside_regions(
+    points: np.ndarray, frame: np.ndarray, polygons: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """(N, J, 2) points, row n in frame ``frame[n]`` -> (N, J) True strictly inside one of that
+    frame's ``polygons`` (from :func:`_polygons`): every frame in one vectorised shapely call,
+    and only for points strictly inside a polygon's bounding box (no other point can be inside)."""
+    shapes, polygon_frame = polygons
+    inside = np.zeros(points.shape[:2], dtype=bool)
+    if not len(shapes) or not len(points):
+        return inside
+    bounds = shapely.bounds(shapes)
+    # every (polygon, row of its frame) pair: rows sorted by frame, then counted per frame
+    rows_by_frame = np.argsort(frame, kind="stable")
+    per_frame = np.bincount(frame, minlength=polygon_frame.max() + 1)
+    first_row = np.cumsum(per_frame) - per_frame
+    n_rows = per_frame[polygon_frame]
+    polygon = np.repeat(np.arange(len(polygon_frame)), n_rows)
+    offset = np.arange(n_rows.sum()) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
+    row = rows_by_frame[first_row[polygon_frame[polygon]] + offset]
+    x, y = points[row, :, 0], points[row, :, 1]  # (pairs, J)
+    lo_x, lo_y, hi_x, hi_y = (bounds[polygon, k, None] for k in range(4))
+    pair, joint = np.nonzero((x > lo_x) & (x < hi_x) & (y > lo_y) & (y < hi_y))
+    hit = shapely.contains_xy(shapes[polygon[pair]], x[pair, joint], y[pair, joint])
+    inside[row[pair[hit]], joint[hit]] = True
     return inside
 
 
-def _ground_truth(frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Joints (G, 15, 2), annotated mask (G, 15), head sizes (G,) of one frame's people."""
-    joints = np.stack([p.joints[POSEVAL_JOINTS, :] for p in frame.people])
+def _ground_truth(frames: Sequence[Frame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joints (G, 15, 2), annotated mask (G, 15), head sizes (G,) of the frames' people, in order."""
+    people = [p for frame in frames for p in frame.people]
+    joints = np.array([p.joints for p in people], dtype=np.float64).reshape(-1, NUM_JOINTS, 3)
+    joints = joints[:, POSEVAL_JOINTS]
     has = np.any(joints != 0, axis=2)
     boxes = np.array(
-        [p.head_box if p.head_box is not None else [np.nan] * 4 for p in frame.people],
+        [p.head_box if p.head_box is not None else [np.nan] * 4 for p in people],
         dtype=np.float64,
-    )
+    ).reshape(-1, 4)
     lacking = np.flatnonzero(np.isnan(boxes[:, 0]) & has.any(axis=1))
     if lacking.size:
-        person = frame.people[lacking[0]]
+        person = people[lacking[0]]
+        frame = next(f for f in frames if any(p is person for p in f.people))
         raise PoseTrackFormatError(
             frame.source or frame.file_name or frame.video,
             f"annotation {person.ann_id}.bbox_head",
@@ -126,28 +169,64 @@ def _predicted(preds: Sequence[PosePrediction]) -> tuple[np.ndarray, np.ndarray,
     return joints, np.all(np.isfinite(joints), axis=2), scores
 
 
+def _assign_frames(
+    gt: np.ndarray,
+    gt_has: np.ndarray,
+    heads: np.ndarray,
+    gt_count: np.ndarray,
+    pr: np.ndarray,
+    pr_has: np.ndarray,
+    pr_count: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 6 for many frames at once, with no Python loop over frames.
+
+    Frame f owns the next ``gt_count[f]`` rows of the ground-truth arrays and the next
+    ``pr_count[f]`` rows of the predicted ones. Every (prediction, person) pair of a frame is one
+    row of the pair arrays, prediction-major, so the first-on-ties rules are poseval's. Returns
+    the joint matches of each prediction with its frame's people, (P, G_f, 15) flattened to
+    (sum P_f G_f, 15), and per prediction its assigned person's row (-1: none).
+    """
+    n_pr = len(pr)
+    pairs = pr_count * gt_count
+    frame = np.repeat(np.arange(len(pairs)), pairs)
+    offset = np.arange(pairs.sum()) - np.repeat(np.cumsum(pairs) - pairs, pairs)
+    per_gt = gt_count[frame]
+    p = np.repeat(np.cumsum(pr_count) - pr_count, pairs) + offset // np.maximum(per_gt, 1)
+    g = np.repeat(np.cumsum(gt_count) - gt_count, pairs) + offset % np.maximum(per_gt, 1)
+    match = np.empty((len(p), pr_has.shape[1]), dtype=bool)
+    for lo in range(0, len(p), PAIR_BLOCK):  # blocks of pairs bound the temporaries' memory
+        gb, pb = g[lo : lo + PAIR_BLOCK], p[lo : lo + PAIR_BLOCK]
+        dx, dy = gt[gb, :, 0] - pr[pb, :, 0], gt[gb, :, 1] - pr[pb, :, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dist = np.sqrt(dx**2 + dy**2) / heads[gb, None]
+        match[lo : lo + PAIR_BLOCK] = (dist <= PCKH_THRESHOLD) & pr_has[pb] & gt_has[gb]
+    n_annotated = gt_has.sum(axis=1)[g]
+    pck = match.sum(axis=1).astype(np.float64)
+    pck = np.where(n_annotated > 0, pck / np.maximum(n_annotated, 1), pck)
+    assigned = np.full(n_pr, -1)
+    if not len(pck):
+        return match, assigned
+    # each prediction keeps its best person (first on ties): pairs run by p, then g
+    order = np.lexsort((g, -pck, p))
+    first = order[np.flatnonzero(np.r_[True, p[order][1:] != p[order][:-1]])]
+    kept = first[pck[first] > 0]
+    if not len(kept):  # no prediction matches anyone: np.r_[True, ...] below needs one pair
+        return match, assigned
+    # each person takes the kept prediction of highest pck (first prediction on ties), if > 0
+    order = kept[np.lexsort((p[kept], -pck[kept], g[kept]))]
+    winners = order[np.flatnonzero(np.r_[True, g[order][1:] != g[order][:-1]])]
+    assigned[p[winners]] = g[winners]
+    return match, assigned
+
+
 def _assign(
     gt: np.ndarray, gt_has: np.ndarray, heads: np.ndarray, pr: np.ndarray, pr_has: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Joint matches (P, G, 15) and, per prediction, its ground-truth person (-1: none)."""
-    n_pr, n_gt = len(pr), len(gt)
-    if n_pr == 0 or n_gt == 0:
-        return np.zeros((n_pr, n_gt, pr_has.shape[1]), dtype=bool), np.full(n_pr, -1)
-    diff = gt[None] - pr[:, None]  # (P, G, 15, 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dist = np.sqrt(diff[..., 0] ** 2 + diff[..., 1] ** 2) / heads[None, :, None]
-    match = (dist <= PCKH_THRESHOLD) & pr_has[:, None] & gt_has[None]
-    n_annotated = gt_has.sum(axis=1)
-    pck = match.sum(axis=2).astype(np.float64)
-    pck = np.where(n_annotated > 0, pck / np.maximum(n_annotated, 1), pck)
-    best_gt = np.argmax(pck, axis=1)
-    kept = np.zeros_like(pck)
-    kept[np.arange(n_pr), best_gt] = pck[np.arange(n_pr), best_gt]
-    pr_of_gt = np.argmax(kept, axis=0)
-    assigned = np.full(n_pr, -1)
-    hit = kept.max(axis=0) > 0
-    assigned[pr_of_gt[hit]] = np.flatnonzero(hit)
-    return match, assigned
+    """One frame: joint matches (P, G, 15) and, per prediction, its ground-truth person (-1: none)."""
+    match, assigned = _assign_frames(
+        gt, gt_has, heads, np.array([len(gt)]), pr, pr_has, np.array([len(pr)])
+    )
+    return match.reshape(len(pr), len(gt), pr_has.shape[1]), assigned
 
 
 def _true_positives(
@@ -165,7 +244,7 @@ def assigned_people(frame: Frame, preds: Sequence[PosePrediction]) -> np.ndarray
     """Per prediction of ``frame``, the index of the person poseval assigns it to (-1: none)."""
     if not frame.people:
         return np.full(len(preds), -1)
-    gt, gt_has, heads = _ground_truth(frame)
+    gt, gt_has, heads = _ground_truth([frame])
     pr, pr_has, _ = _predicted(preds)
     if frame.ignore_regions:
         gt_has &= ~inside_ignore_regions(gt, frame.ignore_regions)
@@ -236,24 +315,30 @@ def evaluate_posetrack(
 ) -> PoseTrackAP:
     """poseval's per-joint AP of ``predictions`` (per image id) against the ground-truth ``videos``."""
     frames = [f for f in iter_frames(videos) if f.people]
-    scores, labels, has = [], [], []
-    num_gt = np.zeros(len(POSEVAL_JOINTS), dtype=np.int64)
-    for frame in frames:
-        gt, gt_has, heads = _ground_truth(frame)
-        pr, pr_has, pr_scores = _predicted(predictions.get(frame.image_id, ()))
-        if frame.ignore_regions:
-            gt_has &= ~inside_ignore_regions(gt, frame.ignore_regions)
-            pr_has &= ~inside_ignore_regions(pr, frame.ignore_regions)
-        num_gt += gt_has.sum(axis=0)
-        scores.append(pr_scores)
-        labels.append(_true_positives(gt, gt_has, heads, pr, pr_has))
-        has.append(pr_has)
-    width = len(POSEVAL_JOINTS)
-    scores_all = np.concatenate(scores) if frames else np.zeros((0, width))
-    labels_all = np.concatenate(labels) if frames else np.zeros((0, width), dtype=bool)
-    has_all = np.concatenate(has) if frames else np.zeros((0, width), dtype=bool)
+    preds = [predictions.get(f.image_id, ()) for f in frames]
+    gt, gt_has, heads = _ground_truth(frames)
+    pr, pr_has, scores = _predicted([p for frame_preds in preds for p in frame_preds])
+    gt_count = np.array([len(f.people) for f in frames], dtype=np.int64)
+    pr_count = np.array([len(frame_preds) for frame_preds in preds], dtype=np.int64)
+    gt_start, pr_start = np.cumsum(gt_count) - gt_count, np.cumsum(pr_count) - pr_count
+    polygons = _polygons([f.ignore_regions for f in frames])
+    gt_has &= ~_inside_regions(gt, np.repeat(np.arange(len(frames)), gt_count), polygons)
+    pr_has &= ~_inside_regions(pr, np.repeat(np.arange(len(frames)), pr_count), polygons)
+    match, assigned = _assign_frames(gt, gt_has, heads, gt_count, pr, pr_has, pr_count)
+    labels = np.zeros(pr_has.shape, dtype=bool)
+    rows = np.flatnonzero(assigned >= 0)
+    if rows.size:  # the pair (p, assigned[p]) in the pair arrays
+        frame_of = np.repeat(np.arange(len(frames)), pr_count)[rows]
+        pair_start = np.cumsum(pr_count * gt_count) - pr_count * gt_count
+        pair = (
+            pair_start[frame_of]
+            + (rows - pr_start[frame_of]) * gt_count[frame_of]
+            + assigned[rows] - gt_start[frame_of]
+        )  # fmt: skip
+        labels[rows] = match[pair]
+    num_gt = gt_has.sum(axis=0)
     names = [JOINT_NAMES[j] for j in POSEVAL_JOINTS]
-    result = per_joint_ap(names, scores_all, labels_all, has_all, num_gt)
+    result = per_joint_ap(names, scores, labels, pr_has, num_gt)
     return PoseTrackAP(**result, num_frames=len(frames))
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,15 +37,19 @@ from tdmi.data.joints import (
     posetrack_category,
 )
 from tdmi.data.posetrack import (
+    CHUNK,
     PoseTrackFormatError,
     Video,
     annotation_files,
+    gc_paused,
+    integer,
     iter_frames,
-    parse_keypoints,
     read_json,
     require_field,
+    stack_keypoints,
 )
 
+LOG = logging.getLogger(__name__)
 MISSING_SCORE = -9999.0  # poseval's MIN_SCORE, the score of a joint whose file gives none
 COLUMNS: tuple[str, ...] = (*JOINT_GROUPS, "Mean")  # the paper's per-joint columns, in order
 
@@ -179,23 +184,102 @@ def _finite(path: Path, where: str, value, shape: tuple[int, ...]) -> np.ndarray
     return arr
 
 
-def _prediction(path: Path, where: str, ann: dict, image_id: int) -> PosePrediction:
-    triplets = parse_keypoints(path, where, require_field(path, where, ann, "keypoints"))
-    joints = triplets[:, :2].copy()
-    joints[np.all(triplets == 0, axis=1)] = np.nan  # poseval: a (0, 0, 0) triplet is no joint
-    if ann.get("scores"):
-        scores = _finite(path, f"{where}.scores", ann["scores"], (NUM_JOINTS,))
-    else:
-        scores = np.full(NUM_JOINTS, MISSING_SCORE)
-    if "score" in ann:
-        score = float(_finite(path, f"{where}.score", ann["score"], ()))
-    else:  # not used by poseval; COCO needs one: the mean over the predicted joints
-        present = np.isfinite(joints[:, 0])
-        score = float(scores[present].mean()) if present.any() else MISSING_SCORE
-    track = ann.get("track_id")
-    return PosePrediction(
-        image_id, joints, scores, score, int(track) if track is not None else None
-    )
+def _joint_scores(places: list[tuple[Path, str]], anns: list[dict]) -> np.ndarray:
+    """(N, 17) ``scores`` of N annotations in one conversion; MISSING_SCORE where none is given."""
+    scores = np.full((len(anns), NUM_JOINTS), MISSING_SCORE)
+    given = [k for k, ann in enumerate(anns) if ann.get("scores")]
+    try:
+        rows = np.array([anns[k]["scores"] for k in given], dtype=np.float64)
+        ok = rows.shape == (len(given), NUM_JOINTS) and np.isfinite(rows).all()
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:  # name the first bad one
+        for k in given:
+            path, where = places[k]
+            _finite(path, f"{where}.scores", anns[k]["scores"], (NUM_JOINTS,))
+    if given:
+        scores[given] = rows
+    return scores
+
+
+def _person_scores(
+    places: list[tuple[Path, str]], anns: list[dict], joints: np.ndarray, scores: np.ndarray
+) -> list[float]:
+    """``score`` where given (poseval never reads it); else the mean over the predicted joints."""
+    present = np.isfinite(joints[..., 0])
+    out = scores.mean(axis=1)  # rows with every joint predicted: the same bits as the masked mean
+    for k in np.flatnonzero(~present.all(axis=1)):
+        out[k] = scores[k][present[k]].mean() if present[k].any() else MISSING_SCORE
+    out = out.tolist()
+    for k, ann in enumerate(anns):
+        if "score" in ann:
+            value = ann["score"]
+            if type(value) in (int, float) and math.isfinite(value):
+                out[k] = float(value)
+            else:
+                out[k] = float(_finite(places[k][0], f"{places[k][1]}.score", value, ()))
+    return out
+
+
+def _collect_predictions(
+    file: Path, data, known: set[int] | None, seen: dict[int, Path], found: list
+) -> None:
+    """Check one result document's frames; append (file, where, image id, annotation) to
+    ``found`` for each of its predictions (converted together by :func:`_add_predictions`)."""
+    if not isinstance(data, dict):
+        raise PoseTrackFormatError(
+            file, "top level", "expected an object with 'images' and 'annotations'"
+        )
+    _check_categories(file, data)
+    images = require_field(file, "top level", data, "images")
+    anns = data.get("annotations") or []
+    if not isinstance(images, list) or not isinstance(anns, list):
+        raise PoseTrackFormatError(file, "top level", "'images' and 'annotations' must be lists")
+    listed = set()
+    for i, image in enumerate(images):
+        image_id = integer(file, f"images[{i}].id", require_field(file, f"images[{i}]", image, "id"))
+        if known is not None and image_id not in known:
+            name = image.get("file_name", "?")
+            raise PoseTrackFormatError(
+                file, f"images[{i}].id", f"frame {image_id} ({name}) is in no ground-truth file"
+            )
+        if image_id in seen:
+            raise PoseTrackFormatError(
+                file, f"images[{i}].id", f"frame {image_id} also in {seen[image_id]}"
+            )
+        seen[image_id] = file
+        listed.add(image_id)
+    for i, ann in enumerate(anns):
+        where = f"annotations[{i}]"
+        image_id = integer(file, f"{where}.image_id", require_field(file, where, ann, "image_id"))
+        if image_id not in listed:
+            raise PoseTrackFormatError(
+                file, f"{where}.image_id", f"image id {image_id} has no entry in 'images'"
+            )
+        require_field(file, where, ann, "keypoints")
+        found.append((file, where, image_id, ann))
+
+
+def _add_predictions(found: list, out: dict[int, list[PosePrediction]]) -> None:
+    """Add the collected annotations to ``out`` per image id, converted with one array per field."""
+    places = [(file, where) for file, where, _, _ in found]
+    anns = [ann for _, _, _, ann in found]
+    triplets = stack_keypoints(places, [ann["keypoints"] for ann in anns])
+    joints = triplets[..., :2].copy()
+    joints[np.all(triplets == 0, axis=2)] = np.nan  # poseval: a (0, 0, 0) triplet is no joint
+    scores = _joint_scores(places, anns)
+    person_scores = _person_scores(places, anns, joints, scores)
+    for k, (file, where, image_id, ann) in enumerate(found):
+        track = ann.get("track_id")
+        out[image_id].append(
+            PosePrediction(
+                image_id,
+                joints[k],
+                scores[k],
+                person_scores[k],
+                integer(file, f"{where}.track_id", track) if track is not None else None,
+            )
+        )
 
 
 def _check_categories(path: Path, data: dict) -> None:
@@ -214,40 +298,29 @@ def read_posetrack_results(
     """Predictions per image id from a folder of per-video result files or one merged file.
 
     With ``videos`` (the ground truth), a frame listed in a prediction file but in no video is an
-    error naming the file and the frame; frames without predictions simply have no entry.
+    error naming the file and the frame; frames without predictions simply have no entry, and a
+    video none of whose frames any prediction file lists (its file is missing) is named in a
+    warning: its frames count as frames without predictions.
     """
     known = {f.image_id for f in iter_frames(videos)} if videos is not None else None
-    out: dict[int, list[PosePrediction]] = defaultdict(list)
     seen: dict[int, Path] = {}
-    for file in annotation_files(Path(path)):
-        data = read_json(file)
-        if not isinstance(data, dict):
-            raise PoseTrackFormatError(
-                file, "top level", "expected an object with 'images' and 'annotations'"
-            )
-        _check_categories(file, data)
-        listed = set()
-        for i, image in enumerate(require_field(file, "top level", data, "images")):
-            image_id = int(require_field(file, f"images[{i}]", image, "id"))
-            if known is not None and image_id not in known:
-                name = image.get("file_name", "?") if isinstance(image, dict) else "?"
-                raise PoseTrackFormatError(
-                    file, f"images[{i}].id", f"frame {image_id} ({name}) is in no ground-truth file"
-                )
-            if image_id in seen:
-                raise PoseTrackFormatError(
-                    file, f"images[{i}].id", f"frame {image_id} also in {seen[image_id]}"
-                )
-            seen[image_id] = file
-            listed.add(image_id)
-        for i, ann in enumerate(data.get("annotations") or []):
-            where = f"annotations[{i}]"
-            image_id = int(require_field(file, where, ann, "image_id"))
-            if image_id not in listed:
-                raise PoseTrackFormatError(
-                    file, f"{where}.image_id", f"image id {image_id} has no entry in 'images'"
-                )
-            out[image_id].append(_prediction(file, where, ann, image_id))
+    found: list = []
+    out: dict[int, list[PosePrediction]] = defaultdict(list)
+    with gc_paused():
+        for file in annotation_files(Path(path)):
+            if len(found) >= CHUNK:
+                _add_predictions(found, out)
+                found.clear()
+            _collect_predictions(file, read_json(file), known, seen, found)
+        _add_predictions(found, out)
+    missing = [v for v in videos or () if not any(f.image_id in seen for f in v.frames)]
+    if missing:
+        names = [video_file_name(v) for v in missing]
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+        LOG.warning(
+            "%d ground-truth video(s) in no prediction file, counted as without predictions: %s%s",
+            len(names), ", ".join(names[:10]), more,
+        )  # fmt: skip
     return dict(out)
 
 
