@@ -4,7 +4,8 @@ For each scale, the tiny backbone at 128x96 and HRNet-W48 at 384x288 (T = 5 fram
 and each preset of tdmi/models/presets.py: parameters (all, and those that train under the
 two-phase recipe, i.e. with the single-frame network frozen), forward GFLOPs per clip
 (torch.utils.flop_counter: convolutions and matmuls, so deformable sampling and elementwise ops
-are not in it), forward-only clips/s on the CPU (eval mode, no_grad), and both as ratios to the
+are not in it; counted on the meta device, so no arithmetic runs), forward-only clips/s on the
+CPU (eval mode, no_grad; `--iters 0` skips the timing), and both as ratios to the
 `single_frame` preset measured in the same run. The recipe trains only the temporal parts while
 the frozen backbone runs forward, so forward FLOPs are its cost; the check at the end is the
 issue's budget: TDMI W48 at 384x288, T = 5 within 6x the single-frame network's FLOPs.
@@ -31,26 +32,31 @@ BUDGET = 6.0  # TDMI / single-frame forward FLOPs at W48, 384x288, T = 5 (issue 
 
 def measure(preset: str, backbone: str, size: tuple[int, int], batch: int, frames: int,
             iters: int) -> dict:
-    """One row: build, count forward FLOPs, time `iters` forward passes after one warm-up."""
-    torch.manual_seed(0)
-    model = build_model(preset_configs(preset, backbone=backbone, num_frames=frames)[0]).eval()
-    clip = torch.randn(batch, frames, 3, *size)
-    with torch.no_grad():
+    """One row: parameters and forward FLOPs on the meta device (shapes only, no arithmetic),
+    then, unless `iters` is 0, `iters` timed CPU forward passes after one warm-up."""
+    cfg = preset_configs(preset, backbone=backbone, num_frames=frames)[0]
+    with torch.device("meta"):
+        model = build_model(cfg).eval()
         with FlopCounterMode(display=False) as counter:
-            model(clip)
-        model(clip)
-        start = time.perf_counter()
-        for _ in range(iters):
-            model(clip)
-        seconds = (time.perf_counter() - start) / iters
+            model(torch.empty(batch, frames, 3, *size))
     frozen = sum(p.numel() for part in (model.backbone, model.head) for p in part.parameters())
     total = sum(p.numel() for p in model.parameters())
+    clips_s = float("nan")
+    if iters:
+        torch.manual_seed(0)
+        model, clip = build_model(cfg).eval(), torch.randn(batch, frames, 3, *size)
+        with torch.no_grad():
+            model(clip)
+            start = time.perf_counter()
+            for _ in range(iters):
+                model(clip)
+            clips_s = batch * iters / (time.perf_counter() - start)
     return {
         "preset": preset,
         "params_M": total / 1e6,
         "train_M": (total - frozen) / 1e6 if preset != SINGLE_FRAME else total / 1e6,
         "gflops": counter.get_total_flops() / batch / 1e9,
-        "clips_s": batch / seconds,
+        "clips_s": clips_s,
     }
 
 
@@ -67,7 +73,7 @@ def report(rows: list[dict], title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--iters", type=int, default=3, help="timed passes; 0 = FLOPs only")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--scales", nargs="+", default=list(SCALES), choices=list(SCALES))
