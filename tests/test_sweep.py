@@ -100,6 +100,7 @@ def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_
     assert len(csv) == 7 and "state" in csv[0] and "params_model.tde_stages" in csv[0]
     best = study.best_trial
     assert study.user_attrs["best_overrides_file"] == str(tmp_path / "out" / "best_overrides.txt")
+    assert parents[0].data.tags["best_overrides_file"] == study.user_attrs["best_overrides_file"]  # no globbing
     lines = (tmp_path / "out" / "best_overrides.txt").read_text().splitlines()
     assert f"model.tde_stages={best.params['model.tde_stages']}" in lines and f"data.root={synth_root}" in lines
     assert not any(line.startswith(("sweep.", "+sweep.", "hydra.")) for line in lines)
@@ -189,6 +190,8 @@ def test_sigkilled_sweep_resumes_by_name_and_finishes_the_budget(synth_root: Pat
     assert study.trials[killed].state == TrialState.FAIL and "fail_reason" not in study.trials[killed].user_attrs
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed]
     assert len(retry) == 1 and retry[0].params == study.trials[killed].params
+    fresh = [tuple(sorted(t.params.items())) for t in study.trials if "failed_trial" not in t.system_attrs]
+    assert len(set(fresh)) == len(fresh), f"the resumed sweep repeated a parameter set: {fresh}"  # only retries repeat
     mlflow.set_tracking_uri(mlflow_uri)
     run_of_killed = mlflow.search_runs(experiment_names=["tdmi-sweep"], filter_string=f"tags.trial_number = '{killed}'", output_format="list")
     assert [(r.info.status, r.data.tags["state"]) for r in run_of_killed] == [("KILLED", "FAIL")]
