@@ -206,13 +206,66 @@ def test_sample_with_jittered_joints_gives_a_lower_stable_number(tmp_path):
     assert list(columns.values()) == pytest.approx(expected, abs=1e-4)
 
 
-def test_frames_missing_from_the_predictions_count_as_none(tmp_path):
+def test_frames_missing_from_the_predictions_count_as_none_with_a_warning_naming_them(
+    tmp_path, caplog
+):
     (tmp_path / "pred").mkdir()
     only = SAMPLE / "annotations/val/009473_mpii_test.json"
     (tmp_path / "pred" / only.name).write_text(only.read_text())
     videos = load_posetrack(SAMPLE / "annotations/val")
-    result = evaluate_posetrack(videos, read_posetrack_results(tmp_path / "pred", videos))
+    with caplog.at_level("WARNING"):
+        result = evaluate_posetrack(videos, read_posetrack_results(tmp_path / "pred", videos))
     assert 0 < result.columns()["Mean"] < 100 and result.precision["nose"] == 100.0
+    (warning,) = caplog.messages
+    assert "2 ground-truth video(s) in no prediction file" in warning
+    assert "003418_mpii_test.json, 012834_mpii_test.json" in warning
+    caplog.clear()
+    read_posetrack_results(SAMPLE / "annotations/val", videos)  # every video has its file
+    assert not caplog.messages
+
+
+def test_ground_truth_people_without_bbox_are_evaluated(tmp_path):
+    """AP never reads the person box and poseval accepts files without it."""
+    for file in (SAMPLE / "annotations/val").glob("*.json"):
+        doc = json.loads(file.read_text())
+        for ann in doc["annotations"]:
+            del ann["bbox"]
+        (tmp_path / file.name).write_text(json.dumps(doc))
+    videos = load_posetrack(tmp_path)
+    preds = read_posetrack_results(SAMPLE / "annotations/val", videos)
+    assert evaluate_posetrack(videos, preds).columns() == dict.fromkeys(COLUMNS, 100.0)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where"),
+    [
+        (lambda d: d["annotations"][0].update(image_id="abc"), "annotations[0].image_id: expected an integer, got 'abc'"),
+        (lambda d: d["annotations"][0].update(image_id=str(d["annotations"][0]["image_id"])), "annotations[0].image_id: expected an integer"),
+        (lambda d: d["images"][0].update(id=None), "images[0].id: expected an integer, got None"),
+        (lambda d: d["annotations"][0].update(track_id="x"), "annotations[0].track_id: expected an integer"),
+        (lambda d: d["annotations"][0].update(scores=5), "annotations[0].scores: expected (17,) finite number(s)"),
+    ],
+)
+def test_bad_prediction_file_is_one_line_naming_file_and_field(tmp_path, capsys, mutate, where):
+    """poseval silently drops a prediction whose image_id is a string; here it is an error."""
+    gt = SAMPLE / "annotations/val/009473_mpii_test.json"
+    doc = json.loads(gt.read_text())
+    mutate(doc)
+    (tmp_path / gt.name).write_text(json.dumps(doc))
+    assert main(["--gt", str(gt), "--pred", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path / gt.name}: {where}" + err.split(where, 1)[1]
+    assert err.count("\n") == 1
+
+
+def test_utf16_files_are_one_line_errors_in_the_command(tmp_path, capsys):
+    gt = SAMPLE / "annotations/val/009473_mpii_test.json"
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "pred" / gt.name).write_bytes(gt.read_text().encode("utf-16"))
+    assert main(["--gt", str(gt), "--pred", str(tmp_path / "pred")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'pred' / gt.name}: encoding: UTF-16 or UTF-32, not UTF-8: save it as UTF-8\n"
+    assert main(["--gt", str(tmp_path / "pred" / gt.name), "--pred", str(gt)]) == 2
+    assert "encoding: UTF-16" in capsys.readouterr().err
 
 
 def test_a_prediction_frame_not_in_the_ground_truth_is_an_error_naming_it(tmp_path, capsys):
@@ -235,3 +288,82 @@ def test_bad_prediction_fields_are_named(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps(doc))
     with pytest.raises(PoseTrackFormatError, match=r"p\.json: annotations\[0\]\.scores"):
         read_posetrack_results(tmp_path, videos)
+
+
+def _poseval_ap(videos, by_image) -> dict[str, float]:
+    """poseval's assignGTmulti + computeRPC + VOCap transcribed loop by loop, frame by frame (no
+    ignore regions), as the independent reference for the vectorised evaluation."""
+    joints = [j for j in range(17) if j not in (3, 4)]
+    scores, labels, n_gt = [[] for _ in joints], [[] for _ in joints], np.zeros(len(joints))
+    for frame in (f for v in videos for f in v.frames if f.people):
+        gts, prs = frame.people, by_image.get(frame.image_id, [])
+        has_gt = np.array([[np.any(p.joints[j] != 0) for j in joints] for p in gts])
+        has_pr = np.array([[np.isfinite(p.joints[j, 0]) for j in joints] for p in prs]).reshape(-1, 15)
+        dist = np.full((len(prs), len(gts), 15), np.inf)
+        for g, person in enumerate(gts):
+            x1, y1, w, h = person.head_box
+            head = 0.6 * np.linalg.norm(np.subtract([x1 + w, y1 + h], [x1, y1]))
+            for p, pred in enumerate(prs):
+                for k, j in enumerate(joints):
+                    if has_pr[p, k] and has_gt[g, k]:
+                        dist[p, g, k] = np.linalg.norm(person.joints[j, :2] - pred.joints[j]) / head
+        match = dist <= 0.5
+        pck = 1.0 * np.sum(match, axis=2)
+        for g in range(len(gts)):
+            if has_gt[g].sum() > 0:
+                pck[:, g] = pck[:, g] / has_gt[g].sum()
+        pr_to_gt = np.full(len(gts), -1)
+        if len(prs):
+            idx = np.argmax(pck, axis=1)
+            for p in range(len(prs)):
+                pck[p, np.arange(len(gts)) != idx[p]] = 0
+            pr_to_gt = np.argmax(pck, axis=0)
+            pr_to_gt[np.max(pck, axis=0) == 0] = -1
+        for p, pred in enumerate(prs):
+            g = np.flatnonzero(pr_to_gt == p)
+            for k, j in enumerate(joints):
+                if has_pr[p, k]:
+                    scores[k].append(pred.joint_scores[j])
+                    labels[k].append(bool(match[p, g[0], k]) if g.size else False)
+        n_gt += has_gt.sum(axis=0)
+    ap = {}
+    for k, j in enumerate(joints):
+        if not scores[k]:
+            ap[JOINT_NAMES[j]] = 0.0
+            continue
+        order = np.array(scores[k]).argsort()[::-1]
+        tp = np.cumsum(np.array(labels[k])[order])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rec, pre = tp / n_gt[k], tp / np.arange(1, len(tp) + 1)
+        mpre, mrec = np.r_[0, pre, 0], np.r_[0, rec, 1]
+        for i in range(len(mpre) - 2, -1, -1):
+            mpre[i] = max(mpre[i], mpre[i + 1])
+        i = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
+        ap[JOINT_NAMES[j]] = float(np.sum((mrec[i] - mrec[i - 1]) * mpre[i]) * 100)
+    return ap
+
+
+def test_many_frames_at_once_equal_posevals_loop_frame_by_frame():
+    """The vectorised assignment (all frames in one go) against poseval's loops on 300 random
+    frames: 0-5 predictions and 1-4 people each, coarse coordinates for ties in pck, missing
+    joints on both sides, scores tied within and across frames."""
+    rng = np.random.default_rng(3)
+    frames, preds = [], []
+    for f in range(300):
+        people = []
+        for k in range(rng.integers(1, 5)):
+            joints = np.column_stack([rng.integers(0, 8, (17, 2)) * 10.0, np.ones(17)])
+            joints[rng.random(17) < 0.2] = 0
+            people.append(Person(joints, np.array([0, 0, 90, 90.0]), np.array([0, 0, 30, 40.0]), k, k))
+        frames.append(Frame(f + 1, "v", f, Path(f"{f}.jpg"), 100, 100, 300, True, [], people, f"{f}.jpg"))
+        for _ in range(rng.integers(0, 6)):  # near one of the people, or anywhere
+            if rng.random() < 0.7:
+                xy = people[rng.integers(len(people))].joints[:, :2] + rng.normal(0, 6, (17, 2)).round()
+            else:
+                xy = rng.integers(0, 8, (17, 2)) * 10.0
+            xy[rng.random(17) < 0.1] = np.nan
+            preds.append(PosePrediction(f + 1, xy, rng.integers(0, 50, 17) / 50, 1.0))
+    videos, by_image = [Video("v", frames)], group_by_image(preds)
+    ours = evaluate_posetrack(videos, by_image).ap
+    assert ours == pytest.approx(_poseval_ap(videos, by_image), abs=1e-12, nan_ok=True)
+    assert 5 < np.nanmean(list(ours.values())) < 95  # a mix of hits and misses, not a degenerate case
