@@ -393,6 +393,11 @@ def test_trials_table_shows_off_and_links_runs(workbench: dict) -> None:
     assert trials.loc[3, "state"] == "FAIL" and "simulated crash" in trials.loc[3, "fail reason"]
     curves = studies.trial_curves(study)
     assert set(curves[curves["trial"] == 0]["epoch"]) == {1, 2}
+    points = studies.slice_points(study)
+    on = [t for t in study.trials if t.state.name == "COMPLETE" and t.params.get("model.mi_recon:on")]
+    recon = points[points["param"] == "model.mi_recon"]
+    assert list(recon["trial"]) == [t.number for t in on] and recon["log"].all()  # off trials have no point
+    assert not points[points["param"] == "model.tde_stages"]["log"].any()
 
 
 # --- pages -------------------------------------------------------------------------------------

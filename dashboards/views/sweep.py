@@ -1,7 +1,7 @@
 """Sweep: one Optuna study: its objective named with its unit, trial states, the best trial and its
 override file, every trial with its run, per-trial curves (pruned ones marked) and Optuna's plots.
-The optimisation history is drawn from the trials table (Optuna's own takes seconds on 1,000
-trials); importances and parallel coordinates are drawn at once up to :data:`EAGER_TRIALS`
+The optimisation history and the slices are drawn here from the trials (Optuna's own plots take
+seconds on 1,000 trials); importances and parallel coordinates are drawn at once up to :data:`EAGER_TRIALS`
 complete trials and on request above, so the page's first render stays fast."""
 
 import math
@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import workbench as wb
+from plotly.subplots import make_subplots
 
 from tdmi.results import studies
 
@@ -103,4 +104,17 @@ if heavy:
     st.subheader("Parallel coordinates")
     st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "parallel", params), key="parallel")
 st.subheader("Slices: each swept value")
-st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "slice", params), key="slice")
+points = studies.slice_points(study)
+if len(points):
+    names = list(dict.fromkeys(points["param"]))
+    slices = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.03)
+    for k, param in enumerate(names, start=1):
+        mine = points[points["param"] == param]
+        slices.add_scatter(x=mine["x"], y=mine["value"], mode="markers", marker={"size": 5, "color": mine["trial"],
+                           "colorscale": "Viridis", "showscale": k == 1, "colorbar": {"title": "trial"}},
+                           text=mine["trial"], hovertemplate="trial %{text}: %{y:.2f} at %{x:.4g}", showlegend=False,
+                           row=1, col=k)
+        slices.update_xaxes(title_text=param.removeprefix("model."), type="log" if mine["log"].all() else "linear", row=1, col=k)
+    slices.update_yaxes(title_text=objectives[0], row=1, col=1)
+    slices.update_layout(height=380, title="Each complete trial's value against each swept value (a switched-off weight: not shown)")
+    st.plotly_chart(slices, key="slice")

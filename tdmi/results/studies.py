@@ -121,3 +121,17 @@ def override_file(study: optuna.Study, project_dir: Path) -> Path | None:
         return None
     path = Path(recorded) if Path(recorded).is_absolute() else project_dir / recorded
     return path if path.is_file() and path.resolve().is_relative_to(project_dir.resolve()) else None
+
+
+def slice_points(study: optuna.Study) -> pd.DataFrame:
+    """Long table (trial, param, x, value, log) for slice plots: each complete trial's value of the
+    first objective against each swept value it had (a switched-off weight has none), ``log``
+    where the parameter was sampled on a log scale."""
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        for name, x in t.params.items():
+            if name.endswith(SWITCH) or not isinstance(x, int | float):
+                continue
+            log = bool(getattr(t.distributions.get(name), "log", False))
+            rows.append((t.number, name, x, t.values[0], log))
+    return pd.DataFrame(rows, columns=["trial", "param", "x", "value", "log"]).sort_values(["param", "trial"], ignore_index=True)
