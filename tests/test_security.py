@@ -68,17 +68,25 @@ def test_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path: Path, kind: st
     assert marker.exists(), "the payload is inert: this test would prove nothing"
 
 
-def test_evaluate_refuses_a_crafted_checkpoint_in_one_line(synth_root: Path,
-                                                           tmp_path: Path) -> None:
+def test_evaluate_refuses_a_crafted_checkpoint_in_one_line(synth_root: Path, tmp_path: Path) -> None:
     path, marker = _crafted(tmp_path, "zip")
-    cmd = [sys.executable, "experiments/evaluate.py", f"ckpt={path}", f"data.root={synth_root}",
-           f"eval_dir={tmp_path / 'eval'}", f"metrics_dir={tmp_path / 'metrics'}",
-           f"plots_dir={tmp_path / 'plots'}", f"hydra.run.dir={tmp_path / 'hydra'}"]
+    cmd = [
+        sys.executable,
+        "experiments/evaluate.py",
+        f"ckpt={path}",
+        f"data.root={synth_root}",
+        f"eval_dir={tmp_path / 'eval'}",
+        f"metrics_dir={tmp_path / 'metrics'}",
+        f"plots_dir={tmp_path / 'plots'}",
+        f"hydra.run.dir={tmp_path / 'hydra'}",
+    ]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and not marker.exists()
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {path}: refused: holds more than tensors and plain Python types "
-                      f"(unsupported global posix.system); loading it could run code"], out.stderr
+    assert errors == [
+        f"error: {path}: refused: holds more than tensors and plain Python types "
+        f"(unsupported global posix.system); loading it could run code"
+    ], out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "metrics").exists()
 
 
@@ -93,20 +101,27 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path: Path)
 
 def test_no_unsafe_torch_load_anywhere_in_the_repo() -> None:
     unsafe = "weights_only=" + "False"  # split so that this file does not match itself
-    out = subprocess.run(["git", "grep", "-n", "--untracked", "-e", unsafe, "--", ".", ":!.github"],
-                         cwd=REPO, capture_output=True, text=True)
+    out = subprocess.run(
+        ["git", "grep", "-n", "--untracked", "-e", unsafe, "--", ".", ":!.github"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 1 and out.stdout == "", out.stdout  # 1: no match
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("postgresql://user:secret@127.0.0.1/db", "postgresql://user:***@127.0.0.1/db"),
-    ("postgresql+psycopg2://u:p:a/ss@h:5432/optuna", "postgresql+psycopg2://u:***@h:5432/optuna"),
-    ("postgresql://:secret@h/db", "postgresql://:***@h/db"),
-    ("postgresql://h/db?user=u&password=secret&x=1", "postgresql://h/db?user=u&password=***&x=1"),
-    ("['a://u:secret@h', 'b://v:secret@k']", "['a://u:***@h', 'b://v:***@k']"),
-    ("sqlite:////tmp/optuna.db", "sqlite:////tmp/optuna.db"),
-    ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://user:secret@127.0.0.1/db", "postgresql://user:***@127.0.0.1/db"),
+        ("postgresql+psycopg2://u:p:a/ss@h:5432/optuna", "postgresql+psycopg2://u:***@h:5432/optuna"),
+        ("postgresql://:secret@h/db", "postgresql://:***@h/db"),
+        ("postgresql://h/db?user=u&password=secret&x=1", "postgresql://h/db?user=u&password=***&x=1"),
+        ("['a://u:secret@h', 'b://v:secret@k']", "['a://u:***@h', 'b://v:***@k']"),
+        ("sqlite:////tmp/optuna.db", "sqlite:////tmp/optuna.db"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ],
+)
 def test_redact_removes_url_passwords_and_nothing_else(text: str, expected: str) -> None:
     assert redact(text) == expected
 
@@ -114,8 +129,7 @@ def test_redact_removes_url_passwords_and_nothing_else(text: str, expected: str)
 def test_tracked_config_and_tags_never_hold_a_password(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     url = "postgresql://user:secret@127.0.0.1/db"
-    config = {"sweep": {"storage": url, "study": "s"},
-              "mlflow": {"tracking_uri": "http://u:secret@h:5000"}}
+    config = {"sweep": {"storage": url, "study": "s"}, "mlflow": {"tracking_uri": "http://u:secret@h:5000"}}
     with MLflowTracker("redact-test", uri) as tracker:
         tracker.log_config(config)
         tracker.set_tags("f" * 16, "cpu", "tdmi", optuna_storage=url)

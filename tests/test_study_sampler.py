@@ -37,8 +37,9 @@ def objective(trial: optuna.Trial) -> float:
 
 def run(storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler, n: int) -> None:
     """One process's share of the sweep: load (or create) the study, run ``n`` trials."""
-    study = optuna.create_study(storage=storage, study_name="s", sampler=sampler,
-                                direction="maximize", load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage, study_name="s", sampler=sampler, direction="maximize", load_if_exists=True
+    )
     study.optimize(objective, n_trials=n)
 
 
@@ -85,8 +86,12 @@ def test_the_plain_seeded_sampler_repeats_itself_on_resume() -> None:
 
 def test_two_workers_with_one_seed_draw_different_parameters() -> None:
     storage = optuna.storages.InMemoryStorage()
-    workers = [optuna.create_study(storage=storage, study_name="s", sampler=shipped_sampler(5),
-                                   direction="maximize", load_if_exists=True) for _ in range(2)]
+    workers = [
+        optuna.create_study(
+            storage=storage, study_name="s", sampler=shipped_sampler(5), direction="maximize", load_if_exists=True
+        )
+        for _ in range(2)
+    ]
     for _ in range(3):
         for study in workers:
             study.optimize(objective, n_trials=1)

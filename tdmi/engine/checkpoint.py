@@ -111,22 +111,21 @@ def _reason(err: Exception) -> str:
     if "Weights only load failed" in text:
         found = re.search(r"nsupported (global|operand|GLOBAL)\W*(?:GLOBAL )?([\w.]+)", text)
         what = f" (unsupported {found.group(1).lower()} {found.group(2)})" if found else ""
-        return (f"refused: holds more than tensors and plain Python types{what}; "
-                "loading it could run code")
+        return f"refused: holds more than tensors and plain Python types{what}; loading it could run code"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
     return f"not a readable checkpoint ({type(err).__name__}: {first})"
 
 
-def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu"
-                          ) -> tuple[TDMI, ClipConfig, dict[str, Any]]:
+def model_from_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[TDMI, ClipConfig, dict[str, Any]]:
     """The trained model (weights loaded, on ``device``), the clip config it was trained with, and
     the checkpoint itself. ``pretrained`` is dropped: the checkpoint's weights replace it anyway,
     and the backbone file need not exist where the model is evaluated."""
     state = load_checkpoint(path, device)
     missing = [k for k in ("model", "model_config", "clip_config") if k not in state]
     if missing:
-        raise CheckpointError(f"{path}: lacks {missing}; write checkpoints with "
-                              "experiments/train.py")
+        raise CheckpointError(f"{path}: lacks {missing}; write checkpoints with experiments/train.py")
     model = build_model(ModelConfig(**{**state["model_config"], "pretrained": None}))
     model.load_state_dict(state["model"])
     return model.to(device), ClipConfig(**state["clip_config"]), state

@@ -89,20 +89,20 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self._sampler(trial).before_trial(study, trial)
 
-    def infer_relative_search_space(self, study: optuna.Study,
-                                    trial: FrozenTrial) -> dict[str, Any]:
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
         return self._sampler(trial).infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
-                        search_space: dict[str, Any]) -> dict[str, Any]:
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, Any]) -> dict[str, Any]:
         return self._sampler(trial).sample_relative(study, trial, search_space)
 
-    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: Any) -> Any:
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: Any
+    ) -> Any:
         return self._sampler(trial).sample_independent(study, trial, param_name, param_distribution)
 
-    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
-                    values: Sequence[float] | None) -> None:
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
         self._sampler(trial).after_trial(study, trial, state, values)
         self._by_trial.pop(trial.number, None)
 
@@ -110,17 +110,28 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
         """Nothing to reseed: every trial's sampler is seeded by its trial number."""
 
 
-def open_study(name: str, store: RDBStorage, sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner,
-               directions: Sequence[str]) -> optuna.Study:
+def open_study(
+    name: str,
+    store: RDBStorage,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+    directions: Sequence[str],
+) -> optuna.Study:
     """Create the study, or load it by name (resume, or another worker's): creation is atomic in
     the database, so workers may start at the same moment."""
-    return optuna.create_study(storage=store, study_name=name, sampler=sampler, pruner=pruner, directions=list(directions), load_if_exists=True)
+    return optuna.create_study(
+        storage=store, study_name=name, sampler=sampler, pruner=pruner, directions=list(directions), load_if_exists=True
+    )
 
 
 def counted(study: optuna.Study) -> list[FrozenTrial]:
     """The trials that use up the budget (see the module docstring)."""
-    return [t for t in study.get_trials(deepcopy=False)
-            if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and "fail_reason" in t.user_attrs)]
+    return [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        or (t.state == TrialState.FAIL and "fail_reason" in t.user_attrs)
+    ]
 
 
 def run_budget(study: optuna.Study, objective: Callable[[optuna.Trial], Any], n_trials: int) -> None:
