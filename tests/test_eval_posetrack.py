@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -222,6 +224,9 @@ def test_frames_missing_from_the_predictions_count_as_none_with_a_warning_naming
     caplog.clear()
     read_posetrack_results(SAMPLE / "annotations/val", videos)  # every video has its file
     assert not caplog.messages
+    command = [sys.executable, "-m", "tdmi.eval.posetrack", "--gt", str(SAMPLE / "annotations/val")]
+    out = subprocess.run([*command, "--pred", str(tmp_path / "pred")], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr.startswith("warning: 2 ground-truth video(s)")
 
 
 def test_ground_truth_people_without_bbox_are_evaluated(tmp_path):

@@ -1,4 +1,4 @@
-"""PoseTrack multi-person pose estimation AP, exactly as the official evaluation (poseval) computes it.
+"""PoseTrack multi-person pose estimation AP, computed by the official evaluation's (poseval's) rules.
 
 Each step mirrors github.com/leonid-pishchulin/poseval (``py/`` and the ``poseval/`` package; the
 function named in brackets). Where poseval has a quirk, it is reproduced and marked QUIRK.
@@ -39,20 +39,33 @@ function named in brackets). Where poseval has a quirk, it is reproduced and mar
    Ankle = mean of left and right (NaN propagates). Mean is poseval's "Total": the mean over the
    15 joints of the non-NaN APs, QUIRK: not the mean of the 7 columns.
 
-Deliberate differences, none of which changes a number on files poseval accepts: ground truth and
-predictions are paired by image id (poseval pairs per-video files by name, then frames by position,
-and requires equal frame counts); a merged file may hold many videos (poseval reads only the first
-video of a file); missing prediction frames count as frames without predictions; track ids are not
-checked (poseval refuses duplicate track ids in a frame, which only tracking needs); prediction
-files must list the keypoints in the PoseTrack18 order (poseval maps them by name). Equal scores
-from different videos are ordered by video name here, by ``glob`` order in poseval: only such ties
-could differ.
+When the numbers equal poseval's. Ground truth and predictions are paired by image id; poseval
+pairs each ground-truth file with the prediction file of the same name, then the two files' frames
+by position, and orders tied scores by the order ``glob`` lists the files (directory order). So our
+numbers equal poseval's exactly when (1) each file lists its frames in frame order, (2) each
+prediction file pairs with the ground-truth file of the same name and lists the same frames, and
+(3) files are read in sorted order (on tied scores across videos: we sort file names, poseval
+takes the directory's order). Outside these, ours is the defensible reading, not poseval's:
+frames listed out of order or missing from a prediction file are still compared with their own
+ground truth (poseval would compare frame k with frame k, or refuse unequal frame counts), and
+ties are ordered the same on every machine. Further deliberate differences: a merged file may hold
+many videos (poseval reads only the first video of a file); a ground-truth video that no
+prediction file lists is a warning naming it, and its frames count as frames without predictions
+(poseval stops); track ids are not checked (poseval refuses duplicate track ids in a frame, which
+only tracking needs); prediction files must list the keypoints in the PoseTrack18 order (poseval
+maps them by name); a non-integer ``image_id`` is an error naming the file (poseval silently drops
+every such prediction); a ground-truth person needs no ``bbox`` (neither poseval nor AP reads it).
 
 Verified: poseval's AP path (convert.py ``Video/Person/Image.from_new``, ``to_old``; eval_helpers
 ``load_data_dir`` ... ``assignGTmulti``, ``computeRPC``, ``VOCap``; evaluateAP ``computeMetrics``),
 transcribed line by line, scored 300 random sets of per-video files (ignore regions with points on
 their borders, missing and v=0 joints, people without joints, tied and missing scores, false
-positives) exactly as this module does (largest difference 3e-14).
+positives) exactly as this module does (largest difference 3e-14); ``benchmarks/eval_speed.py``
+runs poseval's own code beside ours on the same files and prints the largest difference.
+
+Speed: steps 4 to 6 run on all frames at once (one row per (prediction, person) pair of a frame,
+prediction-major, so "first on ties" is poseval's order; ignore regions in one vectorised shapely
+call), and the loaders convert annotations in blocks; no Python loop runs per frame or per pair.
 
 Command line, with poseval's inputs (a folder of per-video files or one merged file each)::
 
@@ -62,6 +75,7 @@ Command line, with poseval's inputs (a folder of per-video files or one merged f
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -370,7 +384,7 @@ def print_table(result: PoseTrackAP, title: str = "PoseTrack AP (poseval)") -> N
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tdmi.eval.posetrack",
-        description="PoseTrack AP exactly as poseval computes it.",
+        description="PoseTrack AP by poseval's rules (see the module docstring for when equal).",
     )
     parser.add_argument(
         "--gt", required=True, help="folder of per-video PoseTrack files, or one merged file"
@@ -381,6 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="write the metrics JSON here")
     parser.add_argument("--csv", help="write the per-joint CSV (AP, precision, recall rows) here")
     args = parser.parse_args(argv)
+    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
     try:
         videos = load_posetrack(args.gt)
         result = evaluate_posetrack(videos, read_posetrack_results(args.pred, videos))
