@@ -97,7 +97,7 @@ def _mean_joint_speed(root: Path) -> float:
 
 
 def test_speed_knob_speeds_up_motion(tmp_path: Path, tiny_synth: synth.SynthConfig) -> None:
-    base = replace(tiny_synth, videos=4, val_videos=0, occlusion=0.0, distractor=0.0, truncation=0.0)
+    base = replace(tiny_synth, videos=4, val_videos=0, occlusion=0.0, distractor=0.0, truncation=0.0, blur=0.0)
     synth.generate(replace(base, speed=0.0), tmp_path / "slow", progress=False)
     synth.generate(replace(base, speed=1.0), tmp_path / "fast", progress=False)
     assert _mean_joint_speed(tmp_path / "fast") > 1.5 * _mean_joint_speed(tmp_path / "slow")
@@ -137,12 +137,13 @@ def _sharpness(root: Path) -> float:
     return float(np.mean([cv2.Laplacian(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE), cv2.CV_64F).var() for p in sorted(root.rglob("*.jpg"))]))
 
 
-QUIET = {"occlusion": 0.0, "distractor": 0.0, "truncation": 0.0, "transient": 0.0, "noise": 0.0}
+# every knob off (blur too: one sub-frame per frame keeps these tests fast); each test turns its own on
+QUIET = {"blur": 0.0, "occlusion": 0.0, "distractor": 0.0, "truncation": 0.0, "transient": 0.0, "noise": 0.0}
 
 
 def test_blur_smears_fast_joints_and_flags_them(tmp_path: Path, tiny_synth: synth.SynthConfig) -> None:
-    base = replace(tiny_synth, videos=2, val_videos=0, speed=1.0, **QUIET)
-    synth.generate(replace(base, blur=0.0), tmp_path / "sharp", progress=False)
+    base = replace(tiny_synth, videos=2, val_videos=0, speed=1.0, **{**QUIET, "blur": 0.0})
+    synth.generate(base, tmp_path / "sharp", progress=False)
     synth.generate(replace(base, blur=1.0), tmp_path / "blur", progress=False)
     assert _sharpness(tmp_path / "blur") < 0.8 * _sharpness(tmp_path / "sharp")
     assert not _bits(tmp_path / "sharp", synth.SMEAR).any()
@@ -179,7 +180,7 @@ def test_transient_occluder_hides_joints_honestly(tmp_path: Path, tiny_synth: sy
 
 
 def test_clean_twin_has_the_same_poses_without_degradations(tmp_path: Path, tiny_synth: synth.SynthConfig) -> None:
-    cfg = replace(tiny_synth, videos=2, val_videos=1, blur=0.8, transient=0.5)
+    cfg = replace(tiny_synth, videos=1, val_videos=1, frames=6, blur=0.8, transient=0.5)
     twin = synth.clean_twin(cfg)
     assert (twin.blur, twin.transient, twin.seed) == (0.0, 0.0, cfg.seed)
     synth.generate(cfg, tmp_path / "set", progress=False)
