@@ -84,12 +84,17 @@ def run_details(uri: str, run_id: str) -> tuple[dict, dict]:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def list_studies(storage: str) -> pd.DataFrame:
-    return studies.list_studies(storage)
+    return studies.list_studies(optuna_storage(storage))
+
+
+@st.cache_resource(ttl=TTL, show_spinner=False)
+def optuna_storage(url: str) -> optuna.storages.BaseStorage | None:
+    return studies.open_storage(url)
 
 
 @st.cache_resource(ttl=TTL, show_spinner=False)
 def study(storage: str, name: str) -> optuna.Study:
-    return studies.load_study(storage, name)
+    return studies.load_study(optuna_storage(storage), name)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -47,7 +47,10 @@ paper's gain's sign where the reference has it, else "improves on the baseline" 
   known) the whole interval lies below {MAGNITUDE_FRACTION:.0%} of the paper's gain;
 - **inconclusive**: anything else (the interval contains 0, or fewer than 2 seeds).
 On synthetic data, or a dataset other than the paper row's, only the direction is judged
-("direction only"): the paper's magnitude is never compared across datasets."""
+("direction only"): the paper's magnitude is never compared across datasets.
+**Order.** The author's development rows (kind author_notes: align < tde1 < tde4 < tdmi) claim that
+each row improves on the one before; each such step is judged by the same rule, with our interval
+on the difference between the two presets' means and the notes' step as the paper's gain."""
 
 
 @dataclass(frozen=True)
@@ -207,3 +210,18 @@ def joint_ap_means(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ())
                 "column": means.index, "AP": means.to_numpy(), "source": f"ours: mean over {len(mine)} seed(s)",
             }))
     return pd.concat(out, ignore_index=True) if out else joint_ap(usable.iloc[0:0])
+
+
+def order_verdicts(steps: pd.DataFrame, dataset: str | None) -> pd.DataFrame:
+    """:data:`RULE` on each claimed step (tdmi.studies.ablation.step_intervals' rows) of our runs on
+    ``dataset`` (our name): columns ``verdict`` and ``reason`` added."""
+    ref_dataset = reference_dataset(dataset)
+    out = steps.copy()
+    judged = [
+        verdict(r["ci_low"], r["ci_high"], math.copysign(1.0, r["paper_step"]) if r["paper_step"] else 1.0,
+                r["paper_step"], ref_dataset == r["dataset"])
+        for r in steps.to_dict("records")
+    ]
+    out["verdict"] = [v.verdict for v in judged]
+    out["reason"] = [v.reason for v in judged]
+    return out

@@ -27,17 +27,24 @@ SWITCH = ":on"
 OFF = "off"
 
 
-def list_studies(storage: str) -> pd.DataFrame:
-    """One row per study: name, directions, trials; empty when the storage has none (or no file)."""
+def open_storage(url: str) -> optuna.storages.BaseStorage | None:
+    """The Optuna storage at ``url``, opened once (its set-up costs most of a page's first render;
+    Optuna caches finished trials inside it); None for a SQLite file that does not exist yet, which
+    reading must never create."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return None
+    return optuna.storages.get_storage(url)
+
+
+def list_studies(storage: optuna.storages.BaseStorage | None) -> pd.DataFrame:
+    """One row per study: name, directions, trials; empty when there is no storage or no study."""
     columns = ["study", "direction", "trials"]
-    if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).is_file():
-        return pd.DataFrame(columns=columns)  # never create an empty DB
-    summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
+    summaries = optuna.get_all_study_summaries(storage, include_best_trial=False) if storage is not None else []
     return pd.DataFrame([{"study": s.study_name, "direction": ", ".join(d.name.lower() for d in s.directions),
                           "trials": s.n_trials} for s in summaries], columns=columns)
 
 
-def load_study(storage: str, name: str) -> optuna.Study:
+def load_study(storage: optuna.storages.BaseStorage | str, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
