@@ -1,4 +1,5 @@
-"""DVC stage `prepare`: validate the dataset at ``data.root`` and write its summary.
+"""DVC stage `prepare`: validate the dataset at ``data.root`` (read by ``data.loader``, see
+tdmi.data.datasets) and write its summary.
 
 Reads, never writes, the dataset: a real one is the pipeline's input, the synthetic one is the
 `generate` stage's output (``python experiments/generate.py``). Any malformed annotation or missing
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tdmi.cli import entry_point
+from tdmi.data.datasets import DATASETS
 from tdmi.data.posetrack import PoseTrackFormatError
 from tdmi.data.summary import dataset_summary
 
@@ -25,10 +27,13 @@ from tdmi.data.summary import dataset_summary
 @entry_point
 def main(cfg: DictConfig) -> None:
     root = Path(to_absolute_path(cfg.data.root))
+    if cfg.data.loader not in DATASETS:
+        raise SystemExit(f"error: data.loader={cfg.data.loader} is not one of {sorted(DATASETS)}")
     try:
-        summary = {"dataset": cfg.data.name, **dataset_summary(root, tuple(cfg.data.splits))}
+        counts = dataset_summary(root, tuple(cfg.data.splits), cfg.data.loader)
     except (PoseTrackFormatError, FileNotFoundError) as err:
         raise SystemExit(f"error: {err}") from None
+    summary = {"dataset": cfg.data.name, **counts}
     out = Path(to_absolute_path(cfg.metrics_dir)) / "data.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")
