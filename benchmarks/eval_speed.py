@@ -116,7 +116,18 @@ def main() -> None:
         ours["total"] = json.loads(out.read_text())["AP"]["Mean"]
         if args.poseval:
             res = root / "poseval"
-            cmd = [sys.executable, "-c", POSEVAL_MAIN, "-g", f"{root / 'gt'}/", "-p", f"{root / 'pred'}/", "-e", "-o", str(res)]
+            cmd = [
+                sys.executable,
+                "-c",
+                POSEVAL_MAIN,
+                "-g",
+                f"{root / 'gt'}/",
+                "-p",
+                f"{root / 'pred'}/",
+                "-e",
+                "-o",
+                str(res),
+            ]
             rows["poseval (evaluate -e)"] = measured([*taskset, *cmd], {**env, "PYTHONPATH": str(args.poseval)})
             theirs = json.loads((res / "total_AP_metrics.json").read_text())
             names = [theirs["names"][str(i)] for i in range(len(theirs["ap"]))]  # keys are indices

@@ -21,8 +21,7 @@ from tdmi.data.synth import SynthConfig, generate
 def main(cfg: DictConfig) -> None:
     if cfg.data.synth is None:
         raise SystemExit(
-            f"error: data={cfg.data.name} is a real dataset (data.synth: null), "
-            "an input: nothing to generate"
+            f"error: data={cfg.data.name} is a real dataset (data.synth: null), an input: nothing to generate"
         )
     root = Path(to_absolute_path(cfg.data.root))
     try:

@@ -22,18 +22,14 @@ TINY = SynthConfig(videos=2, val_videos=1, frames=2, width=64, height=48, worker
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _real_dataset(root: Path, sample_dir: Path) -> dict[str, bytes]:
     """A PoseTrack18-layout folder the user owns; returns its files."""
     shutil.copytree(sample_dir, root)
     (root / "annotations" / "train").mkdir()
-    shutil.copy(
-        root / "annotations" / "val" / "003418_mpii_test.json", root / "annotations" / "train"
-    )
+    shutil.copy(root / "annotations" / "val" / "003418_mpii_test.json", root / "annotations" / "train")
     (root / "NOTES.txt").write_text("the user's own notes\n")
     return _tree(root)
 
@@ -83,8 +79,7 @@ def test_entry_points_on_a_real_dataset_never_touch_it(tmp_path: Path, sample_di
     gen = _run([sys.executable, "experiments/generate.py", f"data.root={root}", hydra], REPO)
     assert (
         gen.returncode == 1
-        and gen.stderr.strip()
-        == f"error: {root}: not empty and holds no {MARKER}: not a synthetic set, left untouched"
+        and gen.stderr.strip() == f"error: {root}: not empty and holds no {MARKER}: not a synthetic set, left untouched"
     )
     real = _run(
         [sys.executable, "experiments/generate.py", "data=posetrack18", f"data.root={root}", hydra],
@@ -133,10 +128,7 @@ def test_dvc_real_data_path_keeps_the_dataset(tmp_path: Path, sample_dir: Path) 
     run("git", "add", "-A")
     run("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke")
     synthetic = run("dvc", "repro", "prepare")  # the default data: generated, then validated
-    assert (
-        "Running stage 'generate@synth'" in synthetic.stdout
-        and "Running stage 'prepare'" in synthetic.stdout
-    )
+    assert "Running stage 'generate@synth'" in synthetic.stdout and "Running stage 'prepare'" in synthetic.stdout
     assert json.loads((work / "metrics" / "data.json").read_text())["train"]["videos"] == 2
     assert (work / "data" / "synth" / MARKER).is_file()
 

@@ -43,13 +43,8 @@ def _pose(offset: float = 0.0) -> np.ndarray:
     return joints
 
 
-def _video(
-    *people: np.ndarray, regions: list[np.ndarray] | None = None, extra_frame: bool = False
-) -> list[Video]:
-    persons = [
-        Person(p, np.array([0, 0, 500, 500.0]), np.array([0, 0, 30, 40.0]), k, k)
-        for k, p in enumerate(people)
-    ]
+def _video(*people: np.ndarray, regions: list[np.ndarray] | None = None, extra_frame: bool = False) -> list[Video]:
+    persons = [Person(p, np.array([0, 0, 500, 500.0]), np.array([0, 0, 30, 40.0]), k, k) for k, p in enumerate(people)]
     frames = [
         Frame(
             1,
@@ -66,9 +61,7 @@ def _video(
         )
     ]
     if extra_frame:  # a frame without annotated people
-        frames.append(
-            Frame(2, "v", 1, Path("1.jpg"), 1920, 1080, 2, False, [], [], "images/val/v/1.jpg")
-        )
+        frames.append(Frame(2, "v", 1, Path("1.jpg"), 1920, 1080, 2, False, [], [], "images/val/v/1.jpg"))
     return [Video("v", frames)]
 
 
@@ -143,9 +136,7 @@ def test_poses_are_assigned_by_pckh_not_by_score():
 
 def test_frames_without_annotated_people_are_not_evaluated():
     videos = _video(_pose(), extra_frame=True)
-    result = evaluate_posetrack(
-        videos, group_by_image([_pred(_pose(), 0.5), _pred(_pose(), 0.9, image_id=2)])
-    )
+    result = evaluate_posetrack(videos, group_by_image([_pred(_pose(), 0.5), _pred(_pose(), 0.9, image_id=2)]))
     assert result.num_frames == 1 and result.columns() == dict.fromkeys(COLUMNS, 100.0)
 
 
@@ -153,9 +144,7 @@ def test_result_file_round_trip_keeps_missing_joints_and_scores(tmp_path):
     videos = _video(_pose(), extra_frame=True)
     joints = _pose()
     joints[LEFT_WRIST] = 0
-    pred = dataclasses.replace(
-        _pred(joints, 0.7), joint_scores=np.linspace(0, 1, 17), track_id=None
-    )
+    pred = dataclasses.replace(_pred(joints, 0.7), joint_scores=np.linspace(0, 1, 17), track_id=None)
     (file,) = write_posetrack_results([pred], videos, tmp_path)
     assert file.name == "v.json"
     doc = json.loads(file.read_text())
@@ -163,9 +152,7 @@ def test_result_file_round_trip_keeps_missing_joints_and_scores(tmp_path):
     assert doc["annotations"][0]["keypoints"][3 * LEFT_WRIST : 3 * LEFT_WRIST + 3] == [0, 0, 0]
     (back,) = read_posetrack_results(tmp_path, videos)[1]
     np.testing.assert_array_equal(back.joints, pred.joints)  # NaN where not predicted
-    np.testing.assert_array_equal(
-        back.joint_scores, np.where(np.isnan(pred.joints[:, 0]), 0, pred.joint_scores)
-    )
+    np.testing.assert_array_equal(back.joint_scores, np.where(np.isnan(pred.joints[:, 0]), 0, pred.joint_scores))
     assert back.score == 0.7 and back.track_id == 0
 
 
@@ -196,9 +183,7 @@ def test_sample_with_jittered_joints_gives_a_lower_stable_number(tmp_path):
     videos = load_posetrack(SAMPLE / "annotations/val")
     rng = np.random.default_rng(0)
     preds = [
-        dataclasses.replace(
-            p, joints=p.joints + rng.normal(0, 15, (17, 2)), joint_scores=rng.uniform(0.3, 1.0, 17)
-        )
+        dataclasses.replace(p, joints=p.joints + rng.normal(0, 15, (17, 2)), joint_scores=rng.uniform(0.3, 1.0, 17))
         for p in ground_truth_as_predictions(videos)
     ]
     write_posetrack_results(preds, videos, tmp_path)
@@ -208,9 +193,7 @@ def test_sample_with_jittered_joints_gives_a_lower_stable_number(tmp_path):
     assert list(columns.values()) == pytest.approx(expected, abs=1e-4)
 
 
-def test_frames_missing_from_the_predictions_count_as_none_with_a_warning_naming_them(
-    tmp_path, caplog
-):
+def test_frames_missing_from_the_predictions_count_as_none_with_a_warning_naming_them(tmp_path, caplog):
     (tmp_path / "pred").mkdir()
     only = SAMPLE / "annotations/val/009473_mpii_test.json"
     (tmp_path / "pred" / only.name).write_text(only.read_text())
@@ -244,8 +227,14 @@ def test_ground_truth_people_without_bbox_are_evaluated(tmp_path):
 @pytest.mark.parametrize(
     ("mutate", "where"),
     [
-        (lambda d: d["annotations"][0].update(image_id="abc"), "annotations[0].image_id: expected an integer, got 'abc'"),
-        (lambda d: d["annotations"][0].update(image_id=str(d["annotations"][0]["image_id"])), "annotations[0].image_id: expected an integer"),
+        (
+            lambda d: d["annotations"][0].update(image_id="abc"),
+            "annotations[0].image_id: expected an integer, got 'abc'",
+        ),
+        (
+            lambda d: d["annotations"][0].update(image_id=str(d["annotations"][0]["image_id"])),
+            "annotations[0].image_id: expected an integer",
+        ),
         (lambda d: d["images"][0].update(id=None), "images[0].id: expected an integer, got None"),
         (lambda d: d["annotations"][0].update(track_id="x"), "annotations[0].track_id: expected an integer"),
         (lambda d: d["annotations"][0].update(scores=5), "annotations[0].scores: expected (17,) finite number(s)"),
@@ -268,7 +257,10 @@ def test_utf16_files_are_one_line_errors_in_the_command(tmp_path, capsys):
     (tmp_path / "pred").mkdir()
     (tmp_path / "pred" / gt.name).write_bytes(gt.read_text().encode("utf-16"))
     assert main(["--gt", str(gt), "--pred", str(tmp_path / "pred")]) == 2
-    assert capsys.readouterr().err == f"error: {tmp_path / 'pred' / gt.name}: encoding: UTF-16 or UTF-32, not UTF-8: save it as UTF-8\n"
+    assert (
+        capsys.readouterr().err
+        == f"error: {tmp_path / 'pred' / gt.name}: encoding: UTF-16 or UTF-32, not UTF-8: save it as UTF-8\n"
+    )
     assert main(["--gt", str(tmp_path / "pred" / gt.name), "--pred", str(gt)]) == 2
     assert "encoding: UTF-16" in capsys.readouterr().err
 

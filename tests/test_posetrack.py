@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tdmi.data.datasets import DATASETS, load_dataset, load_posetrack_split, register_dataset
 from tdmi.data.joints import FLIP_PAIRS, JOINT_NAMES, flip_permutation
 from tdmi.data.posetrack import (
     PoseTrackFormatError,
@@ -22,7 +23,7 @@ from tdmi.data.posetrack import (
 
 
 def test_real_sample_folder_counts_boxes_regions(sample_dir: Path) -> None:
-    videos = load_posetrack(sample_dir / "annotations" / "val")
+    videos = load_dataset("posetrack", sample_dir, "val")
     frames = list(iter_frames(videos))
     assert [v.name for v in videos] == ["003418", "009473", "012834"]
     assert len(frames) == 3 and all(f.is_labeled for f in frames)
@@ -39,9 +40,22 @@ def test_real_sample_folder_counts_boxes_regions(sample_dir: Path) -> None:
     check_frames_exist(videos)
 
 
+def test_dataset_registry_by_name(sample_dir: Path) -> None:
+    folder = load_posetrack(sample_dir / "annotations" / "val")
+    by_name = load_dataset("posetrack", str(sample_dir), "val")
+    assert [f.image_id for f in iter_frames(by_name)] == [f.image_id for f in iter_frames(folder)]
+    with pytest.raises(KeyError, match=r"unknown dataset loader 'posetrak'; registered: \[.*'posetrack'"):
+        load_dataset("posetrak", sample_dir, "val")
+    with pytest.raises(ValueError, match="'posetrack' is already registered"):
+        register_dataset("posetrack")(lambda root, split: [])
+    assert DATASETS["posetrack"] is load_posetrack_split
+
+
 def test_merged_file_gives_the_same_records(sample_dir: Path) -> None:
     folder = {f.image_id: f for f in iter_frames(load_posetrack(sample_dir / "annotations" / "val"))}
-    merged = {f.image_id: f for f in iter_frames(load_posetrack(sample_dir / "annotations" / "test_posetrack18_val.json"))}
+    merged = {
+        f.image_id: f for f in iter_frames(load_posetrack(sample_dir / "annotations" / "test_posetrack18_val.json"))
+    }
     assert folder.keys() == merged.keys()
     for image_id, frame in folder.items():
         other = merged[image_id]
@@ -78,8 +92,24 @@ def test_joint_tables_are_consistent() -> None:
 
 def _doc() -> dict:
     return {
-        "images": [{"id": 10000010000, "file_name": "images/val/000001/000000.jpg", "vid_id": "000001", "frame_id": 10000010000, "is_labeled": True}],
-        "annotations": [{"image_id": 10000010000, "keypoints": [1.0, 2.0, 1] * 17, "bbox": [0, 0, 10, 10], "bbox_head": [0, 0, 2, 2], "track_id": 0}],
+        "images": [
+            {
+                "id": 10000010000,
+                "file_name": "images/val/000001/000000.jpg",
+                "vid_id": "000001",
+                "frame_id": 10000010000,
+                "is_labeled": True,
+            }
+        ],
+        "annotations": [
+            {
+                "image_id": 10000010000,
+                "keypoints": [1.0, 2.0, 1] * 17,
+                "bbox": [0, 0, 10, 10],
+                "bbox_head": [0, 0, 2, 2],
+                "track_id": 0,
+            }
+        ],
     }
 
 
@@ -98,21 +128,48 @@ def _write(tmp_path: Path, doc) -> Path:
         (lambda d: d["annotations"][0].update(keypoints=[float("nan")] * 51), "annotations[0].keypoints"),
         (lambda d: d["images"][0].pop("file_name"), "images[0]"),
         (lambda d: d.update(categories=[{"keypoints": ["nose"] * 17}]), "categories[0].keypoints"),
-        (lambda d: d["images"][0].update(ignore_regions_x=[[1, 2, 3]], ignore_regions_y=[]), "images[0].ignore_regions_x/y"),
+        (
+            lambda d: d["images"][0].update(ignore_regions_x=[[1, 2, 3]], ignore_regions_y=[]),
+            "images[0].ignore_regions_x/y",
+        ),
         # issue 9, item 6: nonsense that used to be counted, trained on or evaluated
-        (lambda d: d["annotations"][0].update(bbox=[0, 0, -10, 10]), "annotations[0].bbox: width and height must be positive"),
-        (lambda d: d["annotations"][0].update(bbox=[0, 0, 10, 0]), "annotations[0].bbox: width and height must be positive"),
+        (
+            lambda d: d["annotations"][0].update(bbox=[0, 0, -10, 10]),
+            "annotations[0].bbox: width and height must be positive",
+        ),
+        (
+            lambda d: d["annotations"][0].update(bbox=[0, 0, 10, 0]),
+            "annotations[0].bbox: width and height must be positive",
+        ),
         (lambda d: d["annotations"][0].update(bbox_head=[0, 0, 2, -2]), "annotations[0].bbox_head: width and height"),
-        (lambda d: d["annotations"][0].update(keypoints=[1.0, 2.0, 1] * 16 + [1.0, 2.0, 3]), "annotations[0].keypoints: visibility of right_ankle must be 0, 1 or 2, got 3"),
-        (lambda d: d["images"].append({**d["images"][0], "id": 10000010001}), "images[1].frame_id: frame 0 of video 000001 is also images[0]"),
-        (lambda d: d["images"][0].update(is_labeled="false"), "images[0].is_labeled: expected true or false, got 'false'"),
+        (
+            lambda d: d["annotations"][0].update(keypoints=[1.0, 2.0, 1] * 16 + [1.0, 2.0, 3]),
+            "annotations[0].keypoints: visibility of right_ankle must be 0, 1 or 2, got 3",
+        ),
+        (
+            lambda d: d["images"].append({**d["images"][0], "id": 10000010001}),
+            "images[1].frame_id: frame 0 of video 000001 is also images[0]",
+        ),
+        (
+            lambda d: d["images"][0].update(is_labeled="false"),
+            "images[0].is_labeled: expected true or false, got 'false'",
+        ),
         # issue 9, item 10: raw TypeError/ValueError before, without the file name
         (lambda d: d["annotations"][0].update(track_id=None), "annotations[0].track_id: expected an integer, got None"),
-        (lambda d: d["annotations"][0].update(image_id="abc"), "annotations[0].image_id: expected an integer, got 'abc'"),
+        (
+            lambda d: d["annotations"][0].update(image_id="abc"),
+            "annotations[0].image_id: expected an integer, got 'abc'",
+        ),
         (lambda d: d["images"][0].update(id="10000010000"), "images[0].id: expected an integer"),
         (lambda d: d["images"][0].update(width="wide"), "images[0].width: expected an integer, got 'wide'"),
-        (lambda d: d["images"][0].update(ignore_regions_x=5, ignore_regions_y=[]), "images[0].ignore_regions_x/y: expected lists"),
-        (lambda d: d["images"][0].update(ignore_regions_x=[[1, "a", 3]], ignore_regions_y=[[1, 2, 3]]), "images[0].ignore_regions_x[0]"),
+        (
+            lambda d: d["images"][0].update(ignore_regions_x=5, ignore_regions_y=[]),
+            "images[0].ignore_regions_x/y: expected lists",
+        ),
+        (
+            lambda d: d["images"][0].update(ignore_regions_x=[[1, "a", 3]], ignore_regions_y=[[1, 2, 3]]),
+            "images[0].ignore_regions_x[0]",
+        ),
         (lambda d: d["annotations"][0].update(bbox=["a", 0, 1, 1]), "annotations[0].bbox: expected 4 finite numbers"),
     ],
 )
@@ -130,7 +187,10 @@ def test_bad_annotation_names_file_and_field(tmp_path: Path, mutate, where: str)
     [
         (lambda text: text.encode("utf-16"), "encoding: UTF-16 or UTF-32, not UTF-8"),
         (lambda text: text.encode("utf-16-le"), "encoding: UTF-16 or UTF-32, not UTF-8"),
-        (lambda text: text.replace("000001", "00000\u00e9").encode("latin-1"), r"byte 25: not UTF-8 text \(invalid continuation byte\)"),  # the first é
+        (
+            lambda text: text.replace("000001", "00000\u00e9").encode("latin-1"),
+            r"byte 25: not UTF-8 text \(invalid continuation byte\)",
+        ),  # the first é
     ],
 )
 def test_file_not_in_utf8_is_named(tmp_path: Path, encode, where: str) -> None:
@@ -169,7 +229,9 @@ def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
 
 def test_missing_frame_file_is_named(tmp_path: Path) -> None:
     videos = load_posetrack(_write(tmp_path, _doc()), image_root=tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"000001/000000\.jpg.*frame 0 of video 000001.*video\.json, images\[\]\.file_name"):
+    with pytest.raises(
+        FileNotFoundError, match=r"000001/000000\.jpg.*frame 0 of video 000001.*video\.json, images\[\]\.file_name"
+    ):
         check_frames_exist(videos)
 
 
@@ -197,7 +259,9 @@ def test_same_frame_of_a_video_in_two_files_is_an_error(tmp_path: Path) -> None:
     other["images"][0]["id"] = other["annotations"][0]["image_id"] = 10000010007
     (folder / "a.json").write_text(json.dumps(_doc()))
     (folder / "b.json").write_text(json.dumps(other))
-    with pytest.raises(PoseTrackFormatError, match=r"b\.json: images\.frame_id: frame 0 of video 000001 also in .*a\.json"):
+    with pytest.raises(
+        PoseTrackFormatError, match=r"b\.json: images\.frame_id: frame 0 of video 000001 also in .*a\.json"
+    ):
         load_posetrack(folder)
 
 

@@ -48,5 +48,7 @@ def test_unknown_joint_id_is_named(tmp_path: Path) -> None:
     doc = _pt17()
     doc["annolist"][0]["annorect"][0]["annopoints"][0]["point"][0]["id"] = [21]
     (tmp_path / "v.json").write_text(json.dumps(doc))
-    with pytest.raises(PoseTrackFormatError, match=r"v\.json: annolist\[0\]\.annorect\[0\]\.annopoints\.point\.id: unknown joint id 21"):
+    with pytest.raises(
+        PoseTrackFormatError, match=r"v\.json: annolist\[0\]\.annorect\[0\]\.annopoints\.point\.id: unknown joint id 21"
+    ):
         posetrack17.convert_folder(tmp_path / "v.json", tmp_path / "out")

@@ -183,13 +183,9 @@ def _box(path: Path, where: str, value, name: str, positive: bool = False) -> np
     except (TypeError, ValueError):
         arr = None
     if arr is None or arr.shape != (4,) or not np.all(np.isfinite(arr)):
-        raise PoseTrackFormatError(
-            path, f"{where}.{name}", f"expected 4 finite numbers [x, y, w, h], got {value!r}"
-        )
+        raise PoseTrackFormatError(path, f"{where}.{name}", f"expected 4 finite numbers [x, y, w, h], got {value!r}")
     if positive and not (arr[2] > 0 and arr[3] > 0):
-        raise PoseTrackFormatError(
-            path, f"{where}.{name}", f"width and height must be positive, got {value!r}"
-        )
+        raise PoseTrackFormatError(path, f"{where}.{name}", f"width and height must be positive, got {value!r}")
     return arr
 
 
@@ -299,7 +295,9 @@ def _collect_frames(data: dict, path: Path, image_root: Path, posed: list) -> li
     for c, category in enumerate(data.get("categories") or []):
         names = category.get("keypoints") if isinstance(category, dict) else None
         if names is not None and tuple(names) != JOINT_NAMES:
-            raise PoseTrackFormatError(path, f"categories[{c}].keypoints", f"expected PoseTrack18's 17 joints in order {list(JOINT_NAMES)}")
+            raise PoseTrackFormatError(
+                path, f"categories[{c}].keypoints", f"expected PoseTrack18's 17 joints in order {list(JOINT_NAMES)}"
+            )
     frames: dict[int, Frame] = {}
     slots: dict[tuple[str, int], int] = {}  # (video, frame index) -> position in images
     for i, image in enumerate(images):
@@ -414,7 +412,9 @@ def _load_frames(files: list[Path], root: Path) -> list[Video]:
             posed.clear()
         for frame in _collect_frames(read_json(file), file, root, posed):
             if frame.image_id in seen:
-                raise PoseTrackFormatError(file, "images.id", f"image id {frame.image_id} also in {seen[frame.image_id]}")
+                raise PoseTrackFormatError(
+                    file, "images.id", f"image id {frame.image_id} also in {seen[frame.image_id]}"
+                )
             slot = frame.video, frame.frame_index
             if slots.get(slot, file) != file:
                 raise PoseTrackFormatError(
@@ -451,7 +451,9 @@ def load_detections(path: str | Path, videos: list[Video] | None = None) -> dict
         score = float(require_field(path, where, det, "score"))
         if not np.isfinite(score):
             raise PoseTrackFormatError(path, f"{where}.score", f"not a finite number: {score!r}")
-        out[image_id].append(Detection(image_id, _box(path, where, require_field(path, where, det, "bbox"), "bbox"), score))
+        out[image_id].append(
+            Detection(image_id, _box(path, where, require_field(path, where, det, "bbox"), "bbox"), score)
+        )
     for dets in out.values():
         dets.sort(key=lambda d: -d.score)
     return dict(out)
@@ -462,4 +464,6 @@ def check_frames_exist(videos: Iterable[Video]) -> None:
     for frame in iter_frames(videos):
         if not frame.path.is_file():
             listed = f" (listed in {frame.source}, images[].file_name)" if frame.source else ""
-            raise FileNotFoundError(f"{frame.path}: frame {frame.frame_index} of video {frame.video} is missing{listed}")
+            raise FileNotFoundError(
+                f"{frame.path}: frame {frame.frame_index} of video {frame.video} is missing{listed}"
+            )

@@ -67,7 +67,9 @@ def convert_video(doc: dict, path: Path) -> dict:
             for p in points:
                 jid = int(_scalar(p["id"]))
                 if jid not in PT17_TO_PT18:
-                    raise PoseTrackFormatError(path, f"{where}.annorect[{k}].annopoints.point.id", f"unknown joint id {jid}")
+                    raise PoseTrackFormatError(
+                        path, f"{where}.annorect[{k}].annopoints.point.id", f"unknown joint id {jid}"
+                    )
                 joints[JOINT_NAMES.index(PT17_TO_PT18[jid])] = float(_scalar(p["x"])), float(_scalar(p["y"])), 1.0
             try:
                 head = [float(_scalar(rect[key])) for key in ("x1", "y1", "x2", "y2")]

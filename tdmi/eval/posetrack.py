@@ -124,9 +124,7 @@ def _polygons(regions: Sequence[Sequence[np.ndarray]]) -> tuple[np.ndarray, np.n
     return polygons, frame
 
 
-def _inside_regions(
-    points: np.ndarray, frame: np.ndarray, polygons: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
+def _inside_regions(points: np.ndarray, frame: np.ndarray, polygons: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """(N, J, 2) points, row n in frame ``frame[n]`` -> (N, J) True strictly inside one of that
     frame's ``polygons`` (from :func:`_polygons`): every frame in one vectorised shapely call,
     and only for points strictly inside a polygon's bounding box (no other point can be inside)."""
@@ -237,9 +235,7 @@ def _assign(
     gt: np.ndarray, gt_has: np.ndarray, heads: np.ndarray, pr: np.ndarray, pr_has: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """One frame: joint matches (P, G, 15) and, per prediction, its ground-truth person (-1: none)."""
-    match, assigned = _assign_frames(
-        gt, gt_has, heads, np.array([len(gt)]), pr, pr_has, np.array([len(pr)])
-    )
+    match, assigned = _assign_frames(gt, gt_has, heads, np.array([len(gt)]), pr, pr_has, np.array([len(pr)]))
     return match.reshape(len(pr), len(gt), pr_has.shape[1]), assigned
 
 
@@ -266,9 +262,7 @@ def assigned_people(frame: Frame, preds: Sequence[PosePrediction]) -> np.ndarray
     return _assign(gt, gt_has, heads, pr, pr_has)[1]
 
 
-def _average_precision(
-    scores: np.ndarray, labels: np.ndarray, n_gt: int
-) -> tuple[float, float, float]:
+def _average_precision(scores: np.ndarray, labels: np.ndarray, n_gt: int) -> tuple[float, float, float]:
     """AP, final precision, final recall (percent) of one joint: poseval's computeRPC + VOCap."""
     if scores.size == 0:
         return 0.0, 0.0, 0.0
@@ -298,10 +292,7 @@ class PoseTrackAP:
     def columns(self, kind: str = "ap") -> dict[str, float]:
         """The paper's columns Head ... Ankle, Mean for ``kind`` in ap / precision / recall."""
         values: dict[str, float] = getattr(self, kind)
-        out = {
-            g: float(np.mean([values[self.joints.names[j]] for j in js]))
-            for g, js in self.joints.groups.items()
-        }
+        out = {g: float(np.mean([values[self.joints.names[j]] for j in js])) for g, js in self.joints.groups.items()}
         finite = [v for v in values.values() if not np.isnan(v)]
         out["Mean"] = float(np.mean(finite)) if finite else float("nan")
         return out
@@ -324,9 +315,7 @@ class PoseTrackAP:
         }
 
 
-def evaluate_posetrack(
-    videos: Sequence[Video], predictions: Mapping[int, Sequence[PosePrediction]]
-) -> PoseTrackAP:
+def evaluate_posetrack(videos: Sequence[Video], predictions: Mapping[int, Sequence[PosePrediction]]) -> PoseTrackAP:
     """poseval's per-joint AP of ``predictions`` (per image id) against the ground-truth ``videos``."""
     frames = [f for f in iter_frames(videos) if f.people]
     preds = [predictions.get(f.image_id, ()) for f in frames]
@@ -386,12 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m tdmi.eval.posetrack",
         description="PoseTrack AP by poseval's rules (see the module docstring for when equal).",
     )
-    parser.add_argument(
-        "--gt", required=True, help="folder of per-video PoseTrack files, or one merged file"
-    )
-    parser.add_argument(
-        "--pred", required=True, help="predictions in the PoseTrack result format, same layouts"
-    )
+    parser.add_argument("--gt", required=True, help="folder of per-video PoseTrack files, or one merged file")
+    parser.add_argument("--pred", required=True, help="predictions in the PoseTrack result format, same layouts")
     parser.add_argument("--json", help="write the metrics JSON here")
     parser.add_argument("--csv", help="write the per-joint CSV (AP, precision, recall rows) here")
     args = parser.parse_args(argv)
@@ -406,9 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         write_metrics_json(result.to_dict(), args.json)
     if args.csv:
-        write_per_joint_csv(
-            {kind: result.columns(kind) for kind in ("ap", "precision", "recall")}, args.csv
-        )
+        write_per_joint_csv({kind: result.columns(kind) for kind in ("ap", "precision", "recall")}, args.csv)
     return 0
 
 

@@ -73,9 +73,7 @@ def group_by_image(predictions: Iterable[PosePrediction]) -> dict[int, list[Pose
     return dict(out)
 
 
-def ground_truth_as_predictions(
-    videos: Sequence[Video], score: float = 1.0
-) -> list[PosePrediction]:
+def ground_truth_as_predictions(videos: Sequence[Video], score: float = 1.0) -> list[PosePrediction]:
     """The annotations as predictions (every labelled joint scored ``score``): the sanity check
     that must score 100 AP. A joint is labelled unless its triplet is (0, 0, 0), as in poseval."""
     out = []
@@ -84,9 +82,7 @@ def ground_truth_as_predictions(
             joints = person.joints[:, :2].copy()
             joints[~np.any(person.joints != 0, axis=1)] = np.nan
             scores = np.full(len(person.joints), float(score))
-            out.append(
-                PosePrediction(frame.image_id, joints, scores, float(score), person.track_id)
-            )
+            out.append(PosePrediction(frame.image_id, joints, scores, float(score), person.track_id))
     return out
 
 
@@ -115,9 +111,7 @@ def _annotation(p: PosePrediction, ann_id: int, track_id: int) -> dict:
     }
 
 
-def _result_document(
-    videos: Sequence[Video], by_image: Mapping[int, Sequence[PosePrediction]]
-) -> dict:
+def _result_document(videos: Sequence[Video], by_image: Mapping[int, Sequence[PosePrediction]]) -> dict:
     images, annotations = [], []
     for video in videos:
         for frame in video.frames:
@@ -178,9 +172,7 @@ def _finite(path: Path, where: str, value, shape: tuple[int, ...]) -> np.ndarray
     except (TypeError, ValueError) as err:
         raise PoseTrackFormatError(path, where, f"not numbers: {value!r}") from err
     if arr.shape != shape or not np.all(np.isfinite(arr)):
-        raise PoseTrackFormatError(
-            path, where, f"expected {shape or 'one'} finite number(s), got {value!r}"
-        )
+        raise PoseTrackFormatError(path, where, f"expected {shape or 'one'} finite number(s), got {value!r}")
     return arr
 
 
@@ -221,15 +213,11 @@ def _person_scores(
     return out
 
 
-def _collect_predictions(
-    file: Path, data, known: set[int] | None, seen: dict[int, Path], found: list
-) -> None:
+def _collect_predictions(file: Path, data, known: set[int] | None, seen: dict[int, Path], found: list) -> None:
     """Check one result document's frames; append (file, where, image id, annotation) to
     ``found`` for each of its predictions (converted together by :func:`_add_predictions`)."""
     if not isinstance(data, dict):
-        raise PoseTrackFormatError(
-            file, "top level", "expected an object with 'images' and 'annotations'"
-        )
+        raise PoseTrackFormatError(file, "top level", "expected an object with 'images' and 'annotations'")
     _check_categories(file, data)
     images = require_field(file, "top level", data, "images")
     anns = data.get("annotations") or []
@@ -240,22 +228,16 @@ def _collect_predictions(
         image_id = integer(file, f"images[{i}].id", require_field(file, f"images[{i}]", image, "id"))
         if known is not None and image_id not in known:
             name = image.get("file_name", "?")
-            raise PoseTrackFormatError(
-                file, f"images[{i}].id", f"frame {image_id} ({name}) is in no ground-truth file"
-            )
+            raise PoseTrackFormatError(file, f"images[{i}].id", f"frame {image_id} ({name}) is in no ground-truth file")
         if image_id in seen:
-            raise PoseTrackFormatError(
-                file, f"images[{i}].id", f"frame {image_id} also in {seen[image_id]}"
-            )
+            raise PoseTrackFormatError(file, f"images[{i}].id", f"frame {image_id} also in {seen[image_id]}")
         seen[image_id] = file
         listed.add(image_id)
     for i, ann in enumerate(anns):
         where = f"annotations[{i}]"
         image_id = integer(file, f"{where}.image_id", require_field(file, where, ann, "image_id"))
         if image_id not in listed:
-            raise PoseTrackFormatError(
-                file, f"{where}.image_id", f"image id {image_id} has no entry in 'images'"
-            )
+            raise PoseTrackFormatError(file, f"{where}.image_id", f"image id {image_id} has no entry in 'images'")
         require_field(file, where, ann, "keypoints")
         found.append((file, where, image_id, ann))
 
@@ -292,9 +274,7 @@ def _check_categories(path: Path, data: dict) -> None:
         )
 
 
-def read_posetrack_results(
-    path: str | Path, videos: Sequence[Video] | None = None
-) -> dict[int, list[PosePrediction]]:
+def read_posetrack_results(path: str | Path, videos: Sequence[Video] | None = None) -> dict[int, list[PosePrediction]]:
     """Predictions per image id from a folder of per-video result files or one merged file.
 
     With ``videos`` (the ground truth), a frame listed in a prediction file but in no video is an
