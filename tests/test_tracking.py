@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -85,20 +87,25 @@ def test_run_on_a_real_mlflow_server(tmp_path: Path) -> None:
         [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "artifacts")],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group: the job consumers it forks are stopped with it
     )
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # about 60 s on a loaded 2-core machine
         while True:
             assert server.poll() is None, server.stderr.read()
             try:
                 if urllib.request.urlopen(f"{uri}/health", timeout=1).status == 200:
                     break
             except OSError:
-                assert time.monotonic() < deadline, "mlflow server did not answer /health within 60 s"
+                assert time.monotonic() < deadline, "mlflow server did not answer /health within 180 s"
                 time.sleep(0.2)
         _check_run(uri, _log_run(uri, tmp_path))
         assert any((tmp_path / "artifacts").rglob("learning_curve.png"))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
