@@ -1,7 +1,12 @@
 """The dashboard in a real browser: `streamlit run` on 127.0.0.1, Debian's headless Chromium, a
-screenshot of the ablation page (taken over the DevTools protocol once the page has rendered)
-checked to be non-blank. TDMI_UPDATE_SCREENSHOT=1 also writes it
-(palette PNG, < 300 KB) to docs/dashboard.png for the README; otherwise the tree is never touched.
+screenshot of every page (taken over the DevTools protocol once the page has rendered), each
+checked to be non-blank and free of Streamlit's exception box.
+
+- ``TDMI_SCREENSHOT_DIR=DIR`` keeps the screenshots (``DIR/<page>.png``) for a person to look at.
+- ``TDMI_README_SCREENSHOT=PATH`` writes the ablation page's top (palette PNG, < 300 KB) to PATH,
+  e.g. docs/dashboard.png; otherwise the tree is never touched.
+- ``TDMI_BROWSER_PROJECT=DIR`` shows a real project (its mlruns.db, optuna.db, metrics/) instead of
+  the test fixture: how the README's picture of a real pipeline is taken.
 """
 
 from __future__ import annotations
@@ -50,11 +55,17 @@ def _wait_http(url: str, process: subprocess.Popen, expect: bytes | None = None,
     raise TimeoutError(f"{url} not ready after {seconds} s")
 
 
-async def _screenshot(debugger: str, url: str, out: Path, seconds: float = 90) -> None:
-    """Open ``url`` over the DevTools protocol, wait until Streamlit has rendered the page's tables
-    and Plotly charts and stopped running, then save a PNG. (``--screenshot`` with a virtual time
-    budget fires before the app's websocket has delivered anything.)"""
-    async with websockets.connect(debugger, max_size=2**26) as ws:
+PAGES = {"overview": "", "runs": "runs", "ablations": "ablations", "per_joint": "per_joint", "sweep": "sweep",
+         "qualitative": "qualitative"}  # name -> URL path (st.navigation names pages after their files)
+WIDTH, HEIGHT = 1400, 2400  # a tall viewport: Streamlit scrolls inside its own container, not the document
+
+
+async def _screenshots(debugger: str, base: str, out: Path, seconds: float = 90) -> dict[str, tuple[Path, str]]:
+    """Open each page over the DevTools protocol, wait until Streamlit has stopped running and the
+    page's elements stop changing, then save a PNG. (``--screenshot`` with a virtual time budget
+    fires before the app's websocket has delivered anything.)"""
+    shots = {}
+    async with websockets.connect(debugger, max_size=2**27) as ws:
         ids = iter(range(1, 1_000_000))
 
         async def call(method: str, **params) -> dict:
@@ -65,65 +76,81 @@ async def _screenshot(debugger: str, url: str, out: Path, seconds: float = 90) -
                 if reply.get("id") == n:
                     return reply.get("result", {})
 
-        await call("Emulation.setDeviceMetricsOverride", width=1400, height=1000, deviceScaleFactor=1, mobile=False)
-        await call("Page.navigate", url=url)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            state = await call("Runtime.evaluate", returnByValue=True, expression=READY)
-            if state["result"].get("value"):
-                break
-            await asyncio.sleep(0.5)
-        else:
-            raise TimeoutError(f"{url} did not finish rendering in {seconds} s")
-        await asyncio.sleep(1.0)  # let Plotly finish its transitions
-        shot = await call("Page.captureScreenshot", format="png")
-        out.write_bytes(base64.b64decode(shot["data"]))
+        await call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+        for name, path in PAGES.items():
+            await call("Page.navigate", url=f"{base}/{path}")
+            await asyncio.sleep(1.0)  # let the old page go
+            deadline, last, stable = time.monotonic() + seconds, None, 0
+            while stable < 3:  # the same rendered elements for three polls in a row
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{base}/{path} did not finish rendering in {seconds} s")
+                state = (await call("Runtime.evaluate", returnByValue=True, expression=READY))["result"].get("value")
+                stable = stable + 1 if state and state == last else 0
+                last = state
+                await asyncio.sleep(0.5)
+            shot = await call("Page.captureScreenshot", format="png")
+            shots[name] = (out / f"{name}.png", last)  # the PNG, and what had rendered
+            shots[name][0].write_bytes(base64.b64decode(shot["data"]))
+    return shots
 
 
-# Rendered: tables and charts on the page, and Streamlit's "running" indicator gone.
-READY = """(() => document.querySelectorAll('[data-testid="stDataFrame"]').length >= 2
-  && document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2
-  && !document.querySelector('[data-testid="stStatusWidget"]'))()"""
+# Rendered: a title, Streamlit's "running" indicator gone; the value is what has rendered (tables,
+# charts, images, messages), compared between polls so a page still filling in is waited for.
+READY = """(() => {
+  if (document.querySelector('[data-testid="stStatusWidget"]') || !document.querySelector('h1')) return null;
+  const n = s => document.querySelectorAll(s).length;
+  return [n('[data-testid="stDataFrame"]'), n('.js-plotly-plot .main-svg'), n('[data-testid="stImage"] img'),
+          n('[data-testid="stAlert"]'), n('[data-testid="stException"]')].join(',');
+})()"""
 
 
 def _blank(png: Path) -> bool:
-    """An empty page or Streamlit's grey loading skeleton: almost no dark pixels, little variance."""
-    image = np.asarray(Image.open(png).convert("L"), dtype=float)
+    """An empty page or Streamlit's grey loading skeleton: almost no dark pixels, little variance
+    in the first screenful (a short page leaves the rest of the tall viewport white)."""
+    image = np.asarray(Image.open(png).convert("L"), dtype=float)[:1000]
     return image.std() < 20 or (image < 128).mean() < 0.01
 
 
-def test_ablation_page_screenshot(workbench: dict, tmp_path: Path) -> None:  # noqa: F811
+def test_every_page_in_chromium(workbench: dict, tmp_path: Path) -> None:  # noqa: F811
     port, devtools = _free_port(), _free_port()
-    env = {**os.environ, "TDMI_PROJECT_DIR": str(workbench["project"]), "TDMI_MLFLOW_URI": workbench["uri"],
-           "TDMI_OPTUNA_STORAGE": workbench["storage"]}
+    real = os.environ.get("TDMI_BROWSER_PROJECT")
+    project = Path(real).resolve() if real else workbench["project"]
+    env = {**os.environ, "TDMI_PROJECT_DIR": str(project), "TDMI_MLFLOW_URI": f"sqlite:///{project / 'mlruns.db'}",
+           "TDMI_OPTUNA_STORAGE": f"sqlite:///{project / 'optuna.db'}"}
+    if not real:
+        env.update(TDMI_MLFLOW_URI=workbench["uri"], TDMI_OPTUNA_STORAGE=workbench["storage"], TDMI_BASELINE="baseline")
     env.pop("TDMI_REFERENCE_CSV", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", APP, "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     browser = None
+    out = Path(os.environ.get("TDMI_SCREENSHOT_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_http(f"{url}/_stcore/health", server, b"ok")
         browser = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-             "--window-size=1400,1000", "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={devtools}",
+             f"--window-size={WIDTH},{HEIGHT}", "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={devtools}",
              "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         pages = json.loads(_wait_http(f"http://127.0.0.1:{devtools}/json/list", browser))
         debugger = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
-        shot = tmp_path / "ablations.png"
-        asyncio.run(_screenshot(debugger, f"{url}/ablations", shot))
+        shots = asyncio.run(_screenshots(debugger, url, out))
     finally:
         for process in (browser, server):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=20)
-    image = Image.open(shot)
-    assert image.size == (1400, 1000) and not _blank(shot), "the screenshot is blank"
-    if os.environ.get("TDMI_UPDATE_SCREENSHOT") == "1":
-        target = REPO / "docs" / "dashboard.png"
-        target.parent.mkdir(exist_ok=True)
-        image.convert("RGB").quantize(colors=128).save(target, optimize=True)
+    for name, (shot, rendered) in shots.items():
+        image = Image.open(shot)
+        assert image.size == (WIDTH, HEIGHT) and not _blank(shot), f"the {name} screenshot is blank"
+        assert rendered.endswith(",0"), f"the {name} page shows an exception ({shot})"
+    readme = os.environ.get("TDMI_README_SCREENSHOT")
+    if readme:
+        target = Path(readme)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(shots["ablations"][0]).convert("RGB").crop((0, 0, WIDTH, 1000)).quantize(colors=128).save(target, optimize=True)
         assert target.stat().st_size < 300_000

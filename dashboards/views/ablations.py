@@ -9,8 +9,8 @@ import workbench as wb
 from tdmi.reference import ablation_rows
 from tdmi.results import ablation, run_table
 
-SHOWN = ["preset", "verdict", "n", "mean", "std", "gain", "gain_low", "gain_high", "paper_mean", "paper_gain",
-         "paper_dataset", "paper_kind", "paper_verified", "paper_source", "paper_note", "comparison", "reason", "seeds"]
+SHOWN = ["preset", "verdict", "n", "mean", "std", "gain", "gain_low", "gain_high", "paper_mean", "paper_kind", "paper_verified",
+         "paper_gain", "paper_dataset", "paper_source", "paper_note", "comparison", "reason", "seeds"]
 NUMBER = "%.1f"
 LABELS = {"mean": st.column_config.NumberColumn("mean mAP (points)", format=NUMBER),
           "std": st.column_config.NumberColumn("± std", format=NUMBER),
