@@ -135,3 +135,23 @@ def test_a_study_name_with_a_quote_is_refused_before_anything_is_created(synth_r
                          cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 2 and "error: sweep.study=\"it's\": must be letters, digits" in out.stderr, out.stderr[-2000:]
     assert not storage.exists() and not uri.exists()
+
+
+def test_relative_paths_and_stores_are_under_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """paths.root, else $TDMI_ROOT, else the working directory: never the installed package's folder."""
+    from tdmi.engine.tracking import resolve_tracking_uri
+    from tdmi.studies.study import resolve_storage
+
+    monkeypatch.delenv("TDMI_ROOT", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = _config(*TINY)
+    here, env = tmp_path.resolve(), tmp_path.resolve() / "env"
+    spec = RunSpec.from_dict(config, files=True)
+    assert spec.out_dir == here / config["train_dir"] and spec.metrics_file == here / "metrics" / "train.json"
+    assert spec.data_root == here / config["data"]["root"]
+    assert (resolve_tracking_uri(), resolve_storage()) == (f"sqlite:///{here}/mlruns.db", f"sqlite:///{here}/optuna.db")
+    monkeypatch.setenv("TDMI_ROOT", str(env))
+    assert RunSpec.from_dict(config).out_dir == env / config["train_dir"]
+    assert resolve_storage() == f"sqlite:///{env}/optuna.db"
+    assert RunSpec.from_dict(config, tmp_path / "given").out_dir == here / "given" / config["train_dir"]
