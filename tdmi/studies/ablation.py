@@ -10,6 +10,12 @@ mean, the sample std and n over seeds, and the difference to the baseline preset
 t interval: (mean_a - mean_b) +- t_{df, (1+c)/2} * sqrt(s_a^2/n_a + s_b^2/n_b), df by
 Welch-Satterthwaite. It assumes nothing about equal variances; with fewer than 2 seeds per side
 the interval is undefined (NaN).
+
+The claimed order: the author's development rows (tdmi/reference, ``table=ablation_author_notes``,
+``kind=author_notes``: align 82.8 < tde1 83.1 < tde4 83.2 < tdmi 83.7) claim that each row improves
+on the one before. :func:`claimed_steps` lists those steps; :func:`step_intervals` gives our mean
+difference between the two presets of each step with its Welch interval (the same seeds' runs as
+the table); tdmi/results/ablation.py's rule (``order_verdicts``) judges them.
 """
 
 from __future__ import annotations
@@ -104,3 +110,58 @@ def markdown(summary: pd.DataFrame, baseline: str, confidence: float = 0.95) -> 
         rows.append({"preset": preset, "n": int(m["n"]), **{k: cell(by.loc[k, "mean"], by.loc[k, "std"]) for k in METRICS},
                      f"Δ mAP vs {baseline} ({confidence:.0%} CI)": delta})
     return pd.DataFrame(rows).to_markdown(index=False)
+
+
+AUTHOR_NOTES = "ablation_author_notes"  # the reference table whose rows claim an order
+
+
+def claimed_steps(reference: pd.DataFrame, table: str = AUTHOR_NOTES) -> pd.DataFrame:
+    """Consecutive rows of ``table`` in the reference's order: ``before``, ``preset`` (the method
+    names are preset names), ``dataset``, ``paper_step`` (the difference of their means), ``kind``,
+    ``source``."""
+    rows = reference[reference["table"] == table].reset_index(drop=True)
+    steps = [{"before": a["method"], "preset": b["method"], "dataset": b["dataset"], "paper_step": b["mean"] - a["mean"],
+              "kind": b["kind"], "source": b["source"]} for (_, a), (_, b) in zip(rows.iloc[:-1].iterrows(), rows.iloc[1:].iterrows(), strict=True)]
+    return pd.DataFrame(steps, columns=["before", "preset", "dataset", "paper_step", "kind", "source"])
+
+
+def step_intervals(results: pd.DataFrame, steps: pd.DataFrame, confidence: float = 0.95,
+                   metric: str = "mAP") -> pd.DataFrame:
+    """Per claimed step whose two presets ``results`` (cell_results' rows) both hold: ``steps``'
+    columns plus our ``step`` (mean difference), ``ci_low``, ``ci_high`` and ``n`` (seeds per side)."""
+    rows = []
+    for step in steps.to_dict("records"):
+        a = results.loc[results["preset"] == step["before"], metric].dropna()
+        b = results.loc[results["preset"] == step["preset"], metric].dropna()
+        if a.empty or b.empty:
+            continue
+        diff, low, high = welch_interval(b, a, confidence)
+        rows.append({**step, "step": diff, "ci_low": low, "ci_high": high, "n": f"{len(b)}/{len(a)}"})
+    return pd.DataFrame(rows, columns=[*steps.columns, "step", "ci_low", "ci_high", "n"])
+
+
+def gains_markdown(summary: pd.DataFrame, baseline: str, confidence: float = 0.95) -> str:
+    """Per preset and joint group: the gain over ``baseline`` with its Welch interval."""
+    rows = []
+    for preset, group in summary.groupby("preset", sort=False):
+        if preset == baseline:
+            continue
+        by = group.set_index("metric")
+        rows.append({"preset": preset, **{k: f"{by.loc[k, 'diff']:+.2f} [{by.loc[k, 'ci_low']:+.2f}, {by.loc[k, 'ci_high']:+.2f}]"
+                                           for k in METRICS if k in by.index}})
+    title = f"Gain over {baseline} per joint group ({confidence:.0%} Welch interval)"
+    return f"{title}\n\n" + (pd.DataFrame(rows).to_markdown(index=False) if rows else "(no preset beside the baseline)")
+
+
+def steps_markdown(steps: pd.DataFrame) -> str:
+    """The claimed order's steps (:func:`step_intervals`, with a verdict when judged)."""
+    if steps.empty:
+        return "Claimed order (author notes): none of its steps has both presets in this grid."
+    table = pd.DataFrame({
+        "step": steps["before"] + " → " + steps["preset"],
+        "notes' step (mAP, " + steps["dataset"].iloc[0] + ")": steps["paper_step"].map("{:+.1f}".format),
+        "our step [CI]": [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in zip(steps["step"], steps["ci_low"], steps["ci_high"], strict=True)],
+        "n": steps["n"], **({"verdict": steps["verdict"], "reason": steps["reason"]} if "verdict" in steps else {}),
+    })
+    return ("Claimed order (author notes, kind author_notes; their size is judged only on their own dataset)\n\n"
+            + table.to_markdown(index=False))

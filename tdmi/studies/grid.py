@@ -30,8 +30,20 @@ from tdmi.data.summary import fingerprint
 from tdmi.engine.tracking import MLflowTracker, resolve_tracking_uri
 from tdmi.models.presets import ABLATION_ORDER, PRESETS
 from tdmi.recipe import temporal_config, with_preset
+from tdmi.reference import load_reference
+from tdmi.results.ablation import order_verdicts
 from tdmi.run import RunSpec, train
-from tdmi.studies.ablation import cell_results, config_hash, finished_runs, markdown, summarize
+from tdmi.studies.ablation import (
+    cell_results,
+    claimed_steps,
+    config_hash,
+    finished_runs,
+    gains_markdown,
+    markdown,
+    step_intervals,
+    steps_markdown,
+    summarize,
+)
 from tdmi.utils.config import require
 from tdmi.utils.paths import project_root, under_root
 
@@ -110,12 +122,15 @@ def run_grid(config: Mapping[str, Any], root: str | Path | None = None, log: Any
         result = train(cell.spec, tracker, [progress], ablation="true", seed=str(cell.seed), config_hash=cell.digest)
         log(f"[{cell.preset} seed {cell.seed}] done: best val mAP {result.best_metric:.2f} at epoch {result.best_epoch}")
     presets: Sequence[str] = list(dict.fromkeys(c.preset for c in cells))
-    summary = summarize(cell_results(finished_runs(ablate["experiment"], uri), hashes), ablate["baseline"], presets,
-                        ablate["confidence"])
+    results = cell_results(finished_runs(ablate["experiment"], uri), hashes)
+    summary = summarize(results, ablate["baseline"], presets, ablate["confidence"])
+    steps = order_verdicts(step_intervals(results, claimed_steps(load_reference()), ablate["confidence"]),
+                           config["data"].get("name"))
     out = under_root(ablate["out_dir"], root)
     out.mkdir(parents=True, exist_ok=True)
     files = {"csv": out / "ablation.csv", "md": out / "ablation.md"}
     summary.to_csv(files["csv"], index=False)
-    table = markdown(summary, ablate["baseline"], ablate["confidence"])
+    table = "\n\n".join([markdown(summary, ablate["baseline"], ablate["confidence"]),
+                          gains_markdown(summary, ablate["baseline"], ablate["confidence"]), steps_markdown(steps)])
     files["md"].write_text(table + "\n")
     return GridResult(summary, table, files, len(todo), len(cells))
