@@ -21,7 +21,6 @@ import math
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -32,9 +31,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from tdmi.data.synth import SynthConfig, generate
 from tdmi.engine.tracking import MLflowTracker
-from tdmi.run import RunSpec, train
-from tdmi.studies.objective import Objective, trial_spec
+from tdmi.run import train
+from tdmi.studies.objective import Objective
 from tdmi.studies.search_space import flatten_space, grid
+from tdmi.studies.sweep import trial_builder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def main() -> None:
         cfg = compose("config", overrides=tiny)
     space = flatten_space(OmegaConf.to_container(cfg.sweep.space, resolve=True))
     uri = cfg.mlflow.tracking_uri
-    build = trial_builder(OmegaConf.to_container(cfg, resolve=True), work / "trials")
+    build = trial_builder(OmegaConf.to_container(cfg, resolve=True), work)
     tic = time.perf_counter()
     cells = list(grid(space, args.points))
     grid_best = -1.0
@@ -81,17 +81,12 @@ def main() -> None:
     print(f"compute: study / grid = median {median} / {grid_epochs} epochs = {median / grid_epochs:.2f} over {len(used)} studies, "
           f"worst {worst / grid_epochs:.2f} (target <= 0.33: {'met' if median * 3 <= grid_epochs else 'missed'})")
 
-def trial_builder(config: dict, trials: Path) -> Callable[[dict, int], RunSpec]:
-    """``(values, number) -> RunSpec`` as the sweep builds its trials (tdmi.studies.objective)."""
-    return lambda values, number: trial_spec(config, values, trials / f"trial-{number}")
-
-
 def study_epochs(cfg: DictConfig, space: dict, args: argparse.Namespace, target: float, seed: int) -> int | None:
     """Run one study (sampler seeded with ``seed``) trial by trial until its best val mAP reaches
     ``target``; the epochs it trained by then, or None within ``args.trials`` trials."""
     tic = time.perf_counter()
     study = optuna.create_study(direction="maximize", sampler=instantiate(cfg.sweep.sampler, seed=seed), pruner=instantiate(cfg.sweep.pruner))
-    build = trial_builder(OmegaConf.to_container(cfg, resolve=True), Path(cfg.sweep.train_dir))
+    build = trial_builder(OmegaConf.to_container(cfg, resolve=True), REPO)
     objective = Objective(space, build, EXPERIMENT, cfg.mlflow.tracking_uri)
     used, best = 0, -1.0
     for _ in range(args.trials):
