@@ -73,13 +73,15 @@ def main() -> None:
     for i, cell in enumerate(cells):
         grid_best = max(grid_best, train(build(cell, 10_000 + i), MLflowTracker(EXPERIMENT, uri, f"grid-{i}")).best_metric)
     grid_epochs, grid_s = len(cells) * args.epochs, time.perf_counter() - tic
-    print(f"grid:  {len(cells)} cells x {args.epochs} epochs = {grid_epochs} epochs ({grid_s:.0f} s); best val mAP {grid_best:.2f}")
+    print(f"grid:  {len(cells)} cells x {args.epochs} epochs = {grid_epochs} epochs ({grid_s:.0f} s); "
+          f"best val mAP {grid_best:.2f}")
 
     used = [study_epochs(cfg, space, args, grid_best - args.tolerance, cfg.seed + r) for r in range(args.repeats)]
     ranked = sorted(math.inf if u is None else u for u in used)  # a study that never got there: infinite compute
     median, worst = ranked[len(ranked) // 2], ranked[-1]
-    print(f"compute: study / grid = median {median} / {grid_epochs} epochs = {median / grid_epochs:.2f} over {len(used)} studies, "
-          f"worst {worst / grid_epochs:.2f} (target <= 0.33: {'met' if median * 3 <= grid_epochs else 'missed'})")
+    verdict = "met" if median * 3 <= grid_epochs else "missed"
+    print(f"compute: study / grid = median {median} / {grid_epochs} epochs = {median / grid_epochs:.2f} "
+          f"over {len(used)} studies, worst {worst / grid_epochs:.2f} (target <= 0.33: {verdict})")
 
 def study_epochs(cfg: DictConfig, space: dict, args: argparse.Namespace, target: float, seed: int) -> int | None:
     """Run one study (sampler seeded with ``seed``) trial by trial until its best val mAP reaches
@@ -98,7 +100,8 @@ def study_epochs(cfg: DictConfig, space: dict, args: argparse.Namespace, target:
     states = [t.state.name for t in study.trials]
     summary = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
     hit = best >= target
-    print(f"study (sampler seed {seed}): {'reached' if hit else 'did not reach'} {target:.2f} after {len(states)} trials ({summary}): "
+    print(f"study (sampler seed {seed}): {'reached' if hit else 'did not reach'} {target:.2f} "
+          f"after {len(states)} trials ({summary}): "
           f"{used} epochs ({time.perf_counter() - tic:.0f} s); best val mAP {best:.2f}")
     return used if hit else None
 

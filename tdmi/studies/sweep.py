@@ -54,8 +54,8 @@ class SweepResult:
         states = [t.state.name for t in self.study.trials]
         counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
         lines = [f"study {self.study.study_name!r} in {redact(self.storage_url)}: {len(states)} trials, {counts}"]
-        if self.best is not None:
-            lines += [f"best: trial {self.best.number}, val mAP {self.best.values[0]:.2f}: {self.best.user_attrs['overrides']}",
+        if (best := self.best) is not None:
+            lines += [f"best: trial {best.number}, val mAP {best.values[0]:.2f}: {best.user_attrs['overrides']}",
                       f"retrain it: python experiments/train.py $(cat {self.files['best']})"]
         uri = self.tracking_uri
         ui = uri if uri.startswith(("http://", "https://")) else f"mlflow ui --backend-store-uri {uri}"
