@@ -43,34 +43,53 @@ def build_runs(uri: str, n: int, rng: random.Random) -> None:
     now = int(time.time() * 1000)
     for i in range(n):
         preset = ABLATION_ORDER[i % len(ABLATION_ORDER)]
-        tags = {"preset": preset, "seed": str(i // len(ABLATION_ORDER) % 3), "ablation": str(i % 4 == 0).lower(),
-                "data_fingerprint": "f" * 16, "git_commit": "0" * 40, "device": "cpu"}
+        tags = {
+            "preset": preset,
+            "seed": str(i // len(ABLATION_ORDER) % 3),
+            "ablation": str(i % 4 == 0).lower(),
+            "data_fingerprint": "f" * 16,
+            "git_commit": "0" * 40,
+            "device": "cpu",
+        }
         run = client.create_run(experiment, run_name=f"run-{i}", tags=tags)
         params = [Param(f"group{g}.key{k}", str(rng.random())) for g in range(4) for k in range(9)]
         params += [Param("data.name", "synth"), Param("seed", tags["seed"]), Param("model.preset", preset)]
         metrics = [Metric(f"{p}/AP/{c}", rng.uniform(30, 80), now, 1) for c in COLUMNS for p in ("val", "best")]
         metrics += [Metric("best/mAP", rng.uniform(30, 80), now, 0)]
-        metrics += [Metric(k, rng.uniform(0, 80), now, e) for e in range(1, EPOCHS + 1)
-                    for k in ("val/mAP", "train/total", "train/heatmap", "train/mi_task")]
+        metrics += [
+            Metric(k, rng.uniform(0, 80), now, e)
+            for e in range(1, EPOCHS + 1)
+            for k in ("val/mAP", "train/total", "train/heatmap", "train/mi_task")
+        ]
         client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=[RunTag("mlflow.user", "bench")])
         client.set_terminated(run.info.run_id)
 
 
 def build_study(storage: str, n: int, rng: random.Random) -> None:
-    distributions = {f"model.{t}": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
-                     for t in ("mi_disentangle", "mi_task", "mi_recon")}
+    distributions = {
+        f"model.{t}": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+        for t in ("mi_disentangle", "mi_task", "mi_recon")
+    }
     distributions["model.tde_stages"] = optuna.distributions.IntDistribution(1, 4)
     study = optuna.create_study(study_name="bench", storage=storage, direction="maximize")
     states = [optuna.trial.TrialState.COMPLETE] * 8 + [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL]
     trials = []
     for _ in range(n):
-        params = {k: (rng.randint(1, 4) if k == "model.tde_stages" else 10 ** rng.uniform(-4, -1)) for k in distributions}
+        params = {
+            k: (rng.randint(1, 4) if k == "model.tde_stages" else 10 ** rng.uniform(-4, -1)) for k in distributions
+        }
         state = rng.choice(states)
         done = state == optuna.trial.TrialState.COMPLETE
         epochs = EPOCHS if done else rng.randint(1, EPOCHS)
-        trials.append(optuna.trial.create_trial(params=params, distributions=distributions, state=state,
-                                                value=rng.uniform(30, 80) if done else None,
-                                                intermediate_values={e: rng.uniform(20, 80) for e in range(1, epochs + 1)}))
+        trials.append(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=distributions,
+                state=state,
+                value=rng.uniform(30, 80) if done else None,
+                intermediate_values={e: rng.uniform(20, 80) for e in range(1, epochs + 1)},
+            )
+        )
     study.add_trials(trials)
 
 
@@ -104,16 +123,25 @@ def main() -> None:
         if not (project / "optuna.db").exists():
             print(f"building {args.runs} runs: {timed(lambda: build_runs(uri, args.runs, rng)):.1f} s")
             print(f"building {args.trials} trials: {timed(lambda: build_study(storage, args.trials, rng)):.1f} s")
-        os.environ.update(TDMI_PROJECT_DIR=str(project), TDMI_MLFLOW_URI=uri, TDMI_OPTUNA_STORAGE=storage,
-                          TDMI_BASELINE=ABLATION_ORDER[0])
-        print(f"baseline, uncached reads: load_runs {timed(lambda: load_runs(uri)):.2f} s, "
-              f"ablation verdicts {timed(lambda: ablation.verdict_table(load_runs(uri).table, load_reference(), 'baseline')):.2f} s, "
-              f"study trials {timed(lambda: studies.load_study(storage, 'bench').get_trials()):.2f} s")
+        os.environ.update(
+            TDMI_PROJECT_DIR=str(project),
+            TDMI_MLFLOW_URI=uri,
+            TDMI_OPTUNA_STORAGE=storage,
+            TDMI_BASELINE=ABLATION_ORDER[0],
+        )
+        reference, baseline = load_reference(), ABLATION_ORDER[0]
+        verdicts = timed(lambda: ablation.verdict_table(load_runs(uri).table, reference, baseline))
+        print(
+            f"baseline, uncached reads: load_runs {timed(lambda: load_runs(uri)):.2f} s, "
+            f"ablation verdicts {verdicts:.2f} s, "
+            f"study trials {timed(lambda: studies.load_study(storage, 'bench').get_trials()):.2f} s"
+        )
         at = AppTest.from_file(APP, default_timeout=120)
         at.run()  # imports (streamlit, plotly, mlflow, optuna) happen once per server, not per page
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"{'page':<12} {'first wall':>10} {'first cpu':>10} {'again wall':>10} {'again cpu':>10}   (s)")
         for page in args.pages:
+
             def cold(page: str = page) -> None:
                 st.cache_data.clear()
                 st.cache_resource.clear()
@@ -122,6 +150,7 @@ def main() -> None:
             def render(page: str = page) -> None:
                 at.switch_page(f"views/{page}.py").run()
                 assert not at.exception, [e.message for e in at.exception]
+
             (first, first_cpu), (again, again_cpu) = timed_cpu(cold), timed_cpu(render)
             print(f"{page:<12} {first:>10.2f} {first_cpu:>10.2f} {again:>10.2f} {again_cpu:>10.2f}")
 

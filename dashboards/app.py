@@ -15,12 +15,14 @@ from __future__ import annotations
 import streamlit as st
 
 st.set_page_config(page_title="TDMI Workbench", layout="wide")
-page = st.navigation([
-    st.Page("views/overview.py", title="Overview", default=True),
-    st.Page("views/runs.py", title="Runs: curves and comparison"),
-    st.Page("views/ablations.py", title="Ablations vs paper"),
-    st.Page("views/per_joint.py", title="Per joint"),
-    st.Page("views/sweep.py", title="Sweep"),
-    st.Page("views/qualitative.py", title="Qualitative"),
-])
+page = st.navigation(
+    [
+        st.Page("views/overview.py", title="Overview", default=True),
+        st.Page("views/runs.py", title="Runs: curves and comparison"),
+        st.Page("views/ablations.py", title="Ablations vs paper"),
+        st.Page("views/per_joint.py", title="Per joint"),
+        st.Page("views/sweep.py", title="Sweep"),
+        st.Page("views/qualitative.py", title="Qualitative"),
+    ]
+)
 page.run()

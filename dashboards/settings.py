@@ -36,10 +36,15 @@ def parse(argv: Sequence[str] = (), env: Mapping[str, str] = os.environ) -> Dash
     parser.add_argument("--optuna-storage", default=env.get("TDMI_OPTUNA_STORAGE"))
     parser.add_argument("--reference-csv", default=env.get("TDMI_REFERENCE_CSV"))
     parser.add_argument("--mlflow-ui", default=env.get("TDMI_MLFLOW_UI") or MLFLOW_UI, help="where run links point")
-    parser.add_argument("--baseline", default=env.get("TDMI_BASELINE"), help="the ablation preset gains are measured from")
+    parser.add_argument(
+        "--baseline", default=env.get("TDMI_BASELINE"), help="the ablation preset gains are measured from"
+    )
     args, _ = parser.parse_known_args(list(argv))
     return DashboardConfig.under(
-        project_root(args.project_dir), args.mlflow_uri, args.optuna_storage,
+        project_root(args.project_dir),
+        args.mlflow_uri,
+        args.optuna_storage,
         reference_csv=Path(args.reference_csv) if args.reference_csv else None,
-        mlflow_ui=args.mlflow_ui.rstrip("/"), baseline=args.baseline or configured_baseline(),
+        mlflow_ui=args.mlflow_ui.rstrip("/"),
+        baseline=args.baseline or configured_baseline(),
     )

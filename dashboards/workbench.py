@@ -108,8 +108,10 @@ def study_figure(storage: str, name: str, kind: str, params: tuple[str, ...] = (
     target = (lambda t: t.values[0]) if len(s.directions) > 1 else None
     if kind == "importances" and target is not None and s.directions[0] == optuna.study.StudyDirection.MAXIMIZE:
         target = lambda t: -t.values[0]  # noqa: E731
-    plot = {"importances": optuna.visualization.plot_param_importances,
-            "parallel": optuna.visualization.plot_parallel_coordinate}[kind]
+    plot = {
+        "importances": optuna.visualization.plot_param_importances,
+        "parallel": optuna.visualization.plot_parallel_coordinate,
+    }[kind]
     return plot(s, params=list(params) or None, target=target, target_name=target_name)
 
 

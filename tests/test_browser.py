@@ -30,7 +30,9 @@ from PIL import Image
 from test_dashboard import APP, REPO, workbench  # noqa: F401  (fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/test_services.sh installs it as root)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not installed (scripts/test_services.sh installs it as root)"
+)
 
 
 def _free_port() -> int:
@@ -55,8 +57,14 @@ def _wait_http(url: str, process: subprocess.Popen, expect: bytes | None = None,
     raise TimeoutError(f"{url} not ready after {seconds} s")
 
 
-PAGES = {"overview": "", "runs": "runs", "ablations": "ablations", "per_joint": "per_joint", "sweep": "sweep",
-         "qualitative": "qualitative"}  # name -> URL path (st.navigation names pages after their files)
+PAGES = {
+    "overview": "",
+    "runs": "runs",
+    "ablations": "ablations",
+    "per_joint": "per_joint",
+    "sweep": "sweep",
+    "qualitative": "qualitative",
+}  # name -> URL path (st.navigation names pages after their files)
 WIDTH, HEIGHT = 1400, 2400  # a tall viewport: Streamlit scrolls inside its own container, not the document
 
 
@@ -115,15 +123,37 @@ def test_every_page_in_chromium(workbench: dict, tmp_path: Path) -> None:  # noq
     port, devtools = _free_port(), _free_port()
     real = os.environ.get("TDMI_BROWSER_PROJECT")
     project = Path(real).resolve() if real else workbench["project"]
-    env = {**os.environ, "TDMI_PROJECT_DIR": str(project), "TDMI_MLFLOW_URI": f"sqlite:///{project / 'mlruns.db'}",
-           "TDMI_OPTUNA_STORAGE": f"sqlite:///{project / 'optuna.db'}"}
+    env = {
+        **os.environ,
+        "TDMI_PROJECT_DIR": str(project),
+        "TDMI_MLFLOW_URI": f"sqlite:///{project / 'mlruns.db'}",
+        "TDMI_OPTUNA_STORAGE": f"sqlite:///{project / 'optuna.db'}",
+    }
     if not real:
         env.update(TDMI_MLFLOW_URI=workbench["uri"], TDMI_OPTUNA_STORAGE=workbench["storage"], TDMI_BASELINE="baseline")
     env.pop("TDMI_REFERENCE_CSV", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            APP,
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     browser = None
     out = Path(os.environ.get("TDMI_SCREENSHOT_DIR") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,11 +161,25 @@ def test_every_page_in_chromium(workbench: dict, tmp_path: Path) -> None:  # noq
         url = f"http://127.0.0.1:{port}"
         _wait_http(f"{url}/_stcore/health", server, b"ok")
         browser = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-             f"--window-size={WIDTH},{HEIGHT}", "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={devtools}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                f"--window-size={WIDTH},{HEIGHT}",
+                "--remote-debugging-address=127.0.0.1",
+                f"--remote-debugging-port={devtools}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         pages = json.loads(_wait_http(f"http://127.0.0.1:{devtools}/json/list", browser))
         debugger = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
         shots = asyncio.run(_screenshots(debugger, url, out))
@@ -152,5 +196,7 @@ def test_every_page_in_chromium(workbench: dict, tmp_path: Path) -> None:  # noq
     if readme:
         target = Path(readme)
         target.parent.mkdir(parents=True, exist_ok=True)
-        Image.open(shots["ablations"][0]).convert("RGB").crop((0, 0, WIDTH, 1000)).quantize(colors=128).save(target, optimize=True)
+        Image.open(shots["ablations"][0]).convert("RGB").crop((0, 0, WIDTH, 1000)).quantize(colors=128).save(
+            target, optimize=True
+        )
         assert target.stat().st_size < 300_000

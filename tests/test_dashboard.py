@@ -51,9 +51,13 @@ CLIP = ClipConfig(input_size=(48, 64))
 # Ablation runs: best/mAP per seed. On synth, tde2 gains +5 (95% CI [2.73, 7.27]), rdm 0, mi_task
 # -4, tdmi has one seed; on posetrack18 tdmi gains +9.5 over two seeds each.
 ABLATIONS = {
-    ("synth", "baseline"): [40.0, 41.0, 42.0], ("synth", "tde2"): [45.0, 46.0, 47.0],
-    ("synth", "rdm"): [39.0, 41.0, 43.0], ("synth", "mi_task"): [36.0, 37.0, 38.0], ("synth", "tdmi"): [50.0],
-    ("posetrack18", "baseline"): [60.0, 62.0], ("posetrack18", "tdmi"): [70.0, 71.0],
+    ("synth", "baseline"): [40.0, 41.0, 42.0],
+    ("synth", "tde2"): [45.0, 46.0, 47.0],
+    ("synth", "rdm"): [39.0, 41.0, 43.0],
+    ("synth", "mi_task"): [36.0, 37.0, 38.0],
+    ("synth", "tdmi"): [50.0],
+    ("posetrack18", "baseline"): [60.0, 62.0],
+    ("posetrack18", "tdmi"): [70.0, 71.0],
 }
 # Fake paper ablation rows in the reference schema (a test never ships them).
 FAKE_ROWS = [
@@ -93,8 +97,12 @@ def _tiny_fit(root: Path, uri: str, out: Path) -> tuple[str, float]:
     train = PoseTrackClips(load_posetrack(root / "annotations" / "train"), CLIP, train=True)
     val = PoseTrackClips(load_posetrack(root / "annotations" / "val")[:1], CLIP)
     cfg = TrainConfig(epochs=1, batch_size=8, steps_per_epoch=2, num_workers=0, progress=False, device="cpu")
-    config = {"data": {"name": "synth", "root": str(root)}, "model": {"preset": "tdmi", **model_cfg.__dict__},
-              "train": {**asdict(cfg), "clip": asdict(CLIP)}, "seed": 0}
+    config = {
+        "data": {"name": "synth", "root": str(root)},
+        "model": {"preset": "tdmi", **model_cfg.__dict__},
+        "train": {**asdict(cfg), "clip": asdict(CLIP)},
+        "seed": 0,
+    }
     extra = {"model_config": asdict(model_cfg), "loss_config": asdict(loss_cfg), "clip_config": asdict(CLIP)}
     with MLflowTracker("tdmi", uri, run_name="tiny-fit") as tracker:
         tracker.log_config(config)
@@ -109,17 +117,27 @@ def _ablation_runs(uri: str) -> None:
     experiment = client.create_experiment("ablation")
     for (dataset, preset), values in ABLATIONS.items():
         for seed, value in enumerate(values):
-            run = client.create_run(experiment, run_name=f"{preset}-s{seed}",
-                                    tags={"preset": preset, "seed": str(seed), "ablation": "true"})
+            run = client.create_run(
+                experiment, run_name=f"{preset}-s{seed}", tags={"preset": preset, "seed": str(seed), "ablation": "true"}
+            )
             client.log_param(run.info.run_id, "data.name", dataset)
-            client.log_batch(run.info.run_id, metrics=[Metric("best/mAP", value, 0, 0)] + [
-                Metric(f"best/AP/{c}", value + k, 0, 0) for k, c in enumerate(COLUMNS[:-1])] + [  # Head = mAP, Shoulder +1...
-                Metric("best/AP/Mean", value, 0, 0)])
+            client.log_batch(
+                run.info.run_id,
+                metrics=[Metric("best/mAP", value, 0, 0)]
+                + [Metric(f"best/AP/{c}", value + k, 0, 0) for k, c in enumerate(COLUMNS[:-1])]
+                + [  # Head = mAP, Shoulder +1...
+                    Metric("best/AP/Mean", value, 0, 0)
+                ],
+            )
             client.set_terminated(run.info.run_id)
-    failed = client.create_run(experiment, run_name="tdmi-crashed", tags={"preset": "tdmi", "seed": "7", "ablation": "true"})
+    failed = client.create_run(
+        experiment, run_name="tdmi-crashed", tags={"preset": "tdmi", "seed": "7", "ablation": "true"}
+    )
     client.log_param(failed.info.run_id, "data.name", "synth")
     client.set_terminated(failed.info.run_id, "FAILED")
-    killed = client.create_run(experiment, run_name="tdmi-killed", tags={"preset": "tdmi", "seed": "8", "ablation": "true"})
+    killed = client.create_run(
+        experiment, run_name="tdmi-killed", tags={"preset": "tdmi", "seed": "8", "ablation": "true"}
+    )
     client.log_param(killed.info.run_id, "data.name", "synth")
     client.log_metric(killed.info.run_id, "val/mAP", 99.0)  # half-written: RUNNING, no best/mAP
 
@@ -133,15 +151,26 @@ def _sweep_runs(uri: str, study: optuna.Study) -> str:
     parent = client.create_run(experiment, run_name=STUDY, tags={"study_name": STUDY, "sweep": "true"})
     client.log_metric(parent.info.run_id, "best/mAP", study.best_value)
     for trial in study.trials:
-        run = client.create_run(experiment, run_name=f"trial-{trial.number}", tags={
-            "mlflow.parentRunId": parent.info.run_id, "trial_number": str(trial.number), "study_name": STUDY,
-            "state": trial.state.name, "preset": "tdmi+custom", "ablation": "false"})
+        run = client.create_run(
+            experiment,
+            run_name=f"trial-{trial.number}",
+            tags={
+                "mlflow.parentRunId": parent.info.run_id,
+                "trial_number": str(trial.number),
+                "study_name": STUDY,
+                "state": trial.state.name,
+                "preset": "tdmi+custom",
+                "ablation": "false",
+            },
+        )
         client.log_param(run.info.run_id, "data.name", "synth")
         for epoch, value in trial.intermediate_values.items():
             client.log_metric(run.info.run_id, "val/mAP", value, step=epoch)
         if trial.state == optuna.trial.TrialState.COMPLETE:
             client.log_metric(run.info.run_id, "best/mAP", trial.value)
-        client.set_terminated(run.info.run_id, "FINISHED" if trial.state.is_finished() and trial.state.name != "FAIL" else "FAILED")
+        client.set_terminated(
+            run.info.run_id, "FINISHED" if trial.state.is_finished() and trial.state.name != "FAIL" else "FAILED"
+        )
     client.set_terminated(parent.info.run_id)
     return parent.info.run_id
 
@@ -163,40 +192,103 @@ def _build(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     storage = f"sqlite:///{project / 'optuna.db'}"
     run_id, result = _tiny_fit(synth_root, uri, project / "checkpoints" / "tiny")
     _ablation_runs(uri)
-    study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    study = optuna.create_study(
+        study_name=STUDY, storage=storage, direction="maximize", sampler=optuna.samplers.TPESampler(seed=0)
+    )
     study.optimize(_objective, n_trials=16, catch=(ValueError,))
     override = project / "reports" / "sweeps" / STUDY / "best_overrides.txt"  # as experiments/sweep.py writes it
     override.parent.mkdir(parents=True)
     override.write_text("".join(f"{k}={v}\n" for k, v in study.best_params.items() if ":" not in k))
     study.set_user_attr("best_overrides_file", str(override))
     parent_id = _sweep_runs(uri, study)
-    cost = optuna.create_study(study_name=COST_STUDY, storage=storage, directions=["maximize", "minimize"],
-                               sampler=optuna.samplers.RandomSampler(seed=0))
-    cost.optimize(lambda t: (t.suggest_float("model.mi_task", 1e-4, 1e-1, log=True) * 100, t.suggest_int("model.tde_stages", 1, 4) * 10.0),
-                  n_trials=6)
-    write_metrics_json({"dataset": "synth", "fingerprint": fingerprint(synth_root / "annotations")}, project / "metrics" / "data.json")
+    cost = optuna.create_study(
+        study_name=COST_STUDY,
+        storage=storage,
+        directions=["maximize", "minimize"],
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    cost.optimize(
+        lambda t: (
+            t.suggest_float("model.mi_task", 1e-4, 1e-1, log=True) * 100,
+            t.suggest_int("model.tde_stages", 1, 4) * 10.0,
+        ),
+        n_trials=6,
+    )
+    write_metrics_json(
+        {"dataset": "synth", "fingerprint": fingerprint(synth_root / "annotations")}, project / "metrics" / "data.json"
+    )
     best = next(row for row in result.history if row["epoch"] == result.best_epoch)
-    write_metrics_json({"best_epoch": result.best_epoch, "best_mAP": result.best_metric, "best": best, "last": result.history[-1],
-                        "run_id": run_id}, project / "metrics" / "train.json")  # as the train stage records it
+    write_metrics_json(
+        {
+            "best_epoch": result.best_epoch,
+            "best_mAP": result.best_metric,
+            "best": best,
+            "last": result.history[-1],
+            "run_id": run_id,
+        },
+        project / "metrics" / "train.json",
+    )  # as the train stage records it
     # metrics/eval.json as experiments/evaluate.py writes it (shifted by 1 so the page shows which file it read)
-    write_metrics_json({"mAP": best["val/mAP"] + 1, "AP": {c: best.get(f"val/AP/{c}", math.nan) + 1 for c in COLUMNS},
-                        "oks": {"AP": 0.123}}, project / "metrics" / "eval.json")
+    write_metrics_json(
+        {
+            "mAP": best["val/mAP"] + 1,
+            "AP": {c: best.get(f"val/AP/{c}", math.nan) + 1 for c in COLUMNS},
+            "oks": {"AP": 0.123},
+        },
+        project / "metrics" / "eval.json",
+    )
     (project / "metrics" / "broken.json").write_text('{"half": ')
     detections = project / "real_detections.json"
-    detections.write_text(json.dumps([{"image_id": 10000010000 + i, "category_id": 1, "bbox": b[:4], "score": b[4]}
-                                      for i in range(5) for b in REAL_BOXES]))
+    detections.write_text(
+        json.dumps(
+            [
+                {"image_id": 10000010000 + i, "category_id": 1, "bbox": b[:4], "score": b[4]}
+                for i in range(5)
+                for b in REAL_BOXES
+            ]
+        )
+    )
     predicted = project / "outputs" / "predict" / "real"
-    subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={result.files['best']}", f"frames={SAMPLE_FRAMES}",
-                    f"detections={detections}", f"out={predicted}"], cwd=REPO, check=True, capture_output=True)
-    return {"project": project, "uri": uri, "storage": storage, "run_id": run_id, "result": result, "study": study,
-            "override": override, "predicted": predicted, "synth_root": synth_root, "parent_id": parent_id, "cost": cost}
+    subprocess.run(
+        [
+            sys.executable,
+            "experiments/predict.py",
+            f"ckpt={result.files['best']}",
+            f"frames={SAMPLE_FRAMES}",
+            f"detections={detections}",
+            f"out={predicted}",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    return {
+        "project": project,
+        "uri": uri,
+        "storage": storage,
+        "run_id": run_id,
+        "result": result,
+        "study": study,
+        "override": override,
+        "predicted": predicted,
+        "synth_root": synth_root,
+        "parent_id": parent_id,
+        "cost": cost,
+    }
 
 
 @pytest.fixture
 def app(workbench: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """A function: page path -> that page run under AppTest against the workbench."""
     reference = tmp_path / "reference.csv"
-    rows = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(kind="paper", source="fake row (test)", verified_against_tdmi_paper="no", note="")])
+    rows = pd.concat(
+        [
+            load_reference(),
+            pd.DataFrame(FAKE_ROWS).assign(
+                kind="paper", source="fake row (test)", verified_against_tdmi_paper="no", note=""
+            ),
+        ]
+    )
     rows.to_csv(reference, index=False)
     monkeypatch.setenv("TDMI_PROJECT_DIR", str(workbench["project"]))
     monkeypatch.setenv("TDMI_MLFLOW_URI", workbench["uri"])
@@ -234,11 +326,15 @@ def _frame(at: AppTest, column: str, value: object = None) -> pd.DataFrame:
 
 
 def _texts(at: AppTest) -> str:
-    return "\n".join(e.value for kind in ("markdown", "info", "warning", "caption", "header", "subheader", "title")
-                     for e in getattr(at, kind))
+    return "\n".join(
+        e.value
+        for kind in ("markdown", "info", "warning", "caption", "header", "subheader", "title")
+        for e in getattr(at, kind)
+    )
 
 
 # --- library -----------------------------------------------------------------------------------
+
 
 def test_verdict_rule() -> None:
     v = ablation.verdict
@@ -265,7 +361,11 @@ def test_config_sources_and_path_gate(tmp_path: Path) -> None:
     parse = _settings().parse
     env = {"TDMI_PROJECT_DIR": str(tmp_path), "TDMI_OPTUNA_STORAGE": "sqlite:////x.db", "TDMI_BASELINE": "single_frame"}
     cfg = parse(["--mlflow-uri", "sqlite:////m.db", "--mlflow-ui", "http://mlflow.lab:5000/"], env)
-    assert (cfg.project_dir, cfg.mlflow_uri, cfg.optuna_storage) == (tmp_path.resolve(), "sqlite:////m.db", "sqlite:////x.db")
+    assert (cfg.project_dir, cfg.mlflow_uri, cfg.optuna_storage) == (
+        tmp_path.resolve(),
+        "sqlite:////m.db",
+        "sqlite:////x.db",
+    )
     assert (cfg.mlflow_ui, cfg.baseline) == ("http://mlflow.lab:5000", "single_frame")
     default = parse([], {"TDMI_PROJECT_DIR": str(tmp_path)})
     assert default.mlflow_uri == f"sqlite:///{tmp_path.resolve() / 'mlruns.db'}" and default.mlflow_ui == UI
@@ -279,8 +379,12 @@ def test_config_sources_and_path_gate(tmp_path: Path) -> None:
 def test_importing_the_results_side_loads_no_torch() -> None:
     """The dashboard reads results; importing every tdmi.results module must not pull in torch or
     the model (seconds of start-up, and a dependency a read-only viewer does not need)."""
-    modules = ", ".join(f"tdmi.results.{m.stem}" for m in sorted((REPO / "tdmi" / "results").glob("*.py")) if m.stem != "__init__")
-    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('tdmi.models')))"
+    modules = ", ".join(
+        f"tdmi.results.{m.stem}" for m in sorted((REPO / "tdmi" / "results").glob("*.py")) if m.stem != "__init__"
+    )
+    code = (
+        f"import sys, {modules}; print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('tdmi.models')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert out.strip() == "[]", out
 
@@ -319,13 +423,17 @@ def test_sqlite_reader_equals_mlflow_client(workbench: dict) -> None:
     run = client.get_run(run_id)
     assert params == run.data.params and tags == {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
     curves = learning_curves(workbench["uri"], [run_id], ["val/mAP", "train/total"])
-    expected = [(run_id, k, m.step, m.value) for k in ("train/total", "val/mAP") for m in client.get_metric_history(run_id, k)]
+    expected = [
+        (run_id, k, m.step, m.value) for k in ("train/total", "val/mAP") for m in client.get_metric_history(run_id, k)
+    ]
     assert list(curves.itertuples(index=False, name=None)) == expected and len(expected) >= 2
 
 
 def test_joint_ap_labels_runs_without_best_ap(workbench: dict) -> None:
     table = load_runs(workbench["uri"]).table.set_index("run_name")
-    old = table.loc[["tiny-fit"]].assign(**{f"best/AP/{c}": math.nan for c in COLUMNS})  # as runs logged before best/AP/*
+    old = table.loc[["tiny-fit"]].assign(
+        **{f"best/AP/{c}": math.nan for c in COLUMNS}
+    )  # as runs logged before best/AP/*
     long = joint_ap(pd.concat([old, table.loc[["tde2-s1"]]]).reset_index()).set_index(["run_id", "column"])
     fit = table.loc["tiny-fit"]
     assert long.loc[(fit["run_id"], "Mean"), "AP"] == pytest.approx(fit["val/AP/Mean"])  # its last validated epoch
@@ -347,7 +455,12 @@ def test_producing_run_is_read_by_id_never_guessed(workbench: dict) -> None:
 
 
 def test_ablation_summary_numbers(workbench: dict) -> None:
-    reference = pd.concat([load_reference(), pd.DataFrame(FAKE_ROWS).assign(kind="paper", source="fake", verified_against_tdmi_paper="no", note="n")])
+    reference = pd.concat(
+        [
+            load_reference(),
+            pd.DataFrame(FAKE_ROWS).assign(kind="paper", source="fake", verified_against_tdmi_paper="no", note="n"),
+        ]
+    )
     runs = load_runs(workbench["uri"]).table
     table = ablation.verdict_table(runs, reference, "baseline").set_index(["dataset", "preset"])
     assert list(table.loc["synth"].index) == ["baseline", "tde2", "rdm", "mi_task", "tdmi"]  # baseline, then as run
@@ -362,10 +475,13 @@ def test_ablation_summary_numbers(workbench: dict) -> None:
     assert pt["gain"] == 9.5 and pt["paper_gain"] == pytest.approx(3.6) and pt["verdict"] == "reproduced"
     assert pt["comparison"].startswith("same dataset (PoseTrack2018)") and pt["paper_source"] == "fake"
     assert (pt["paper_kind"], pt["paper_verified"], pt["paper_note"]) == ("paper", "no", "n")
-    other = ablation.verdict_table(runs, reference, "tde2").set_index(["dataset", "preset"])  # the baseline is an argument
+    other = ablation.verdict_table(runs, reference, "tde2").set_index(
+        ["dataset", "preset"]
+    )  # the baseline is an argument
     assert other.loc[("synth", "baseline"), "gain"] == -5.0 and list(other.loc["synth"].index)[0] == "tde2"
     groups = ablation.joint_group_table(runs, "baseline").set_index(["dataset", "preset"])
-    assert groups.loc[("synth", "tde2"), "Shoulder"] == "47.0 ± 1.0" and groups.loc[("synth", "tdmi"), "Head"] == "50.0"
+    assert groups.loc[("synth", "tde2"), "Shoulder"] == "47.0 ± 1.0"
+    assert groups.loc[("synth", "tdmi"), "Head"] == "50.0"
     means = ablation.joint_ap_means(runs, "baseline").set_index(["run", "column"])
     assert means.loc[("ablation mean: tde2 [synth, n=3]", "Elbow"), "AP"] == 48.0
 
@@ -401,6 +517,7 @@ def test_trials_table_shows_off_and_links_runs(workbench: dict) -> None:
 
 
 # --- pages -------------------------------------------------------------------------------------
+
 
 def _link(workbench: dict, run_name: str) -> str:
     row = load_runs(workbench["uri"]).table.set_index("run_name").loc[run_name]
@@ -442,7 +559,9 @@ def test_overview_says_so_when_train_json_lacks_the_run_id(app, workbench: dict)
 
 def test_runs_page_curves_and_comparison(app, workbench: dict) -> None:
     at = app("runs")
-    assert at.multiselect[1].value == [m for m in at.multiselect[1].options if m.startswith("tiny-fit")]  # the pipeline's run
+    assert at.multiselect[1].value == [
+        m for m in at.multiselect[1].options if m.startswith("tiny-fit")
+    ]  # the pipeline's run
     curves = at.get("plotly_chart")
     assert len(curves) == 1
     assert set(at.multiselect[2].value) == {"val/mAP", "train/total", "train/heatmap"}
@@ -460,7 +579,10 @@ def test_runs_page_curves_and_comparison(app, workbench: dict) -> None:
 def test_ablation_page_shows_numbers_verdicts_and_fake_paper_rows(app, workbench: dict) -> None:
     at = app("ablations")
     synth = _frame(at, "dataset", "synth").set_index("preset")
-    assert synth.loc["tde2", "gain_low"] == pytest.approx(2.7326, abs=1e-3) and synth.loc["tde2", "verdict"] == "reproduced"
+    assert (
+        synth.loc["tde2", "gain_low"] == pytest.approx(2.7326, abs=1e-3)
+        and synth.loc["tde2", "verdict"] == "reproduced"
+    )
     assert synth.loc["mi_task", "paper_source"] == "fake row (test)" and synth.loc["mi_task", "paper_kind"] == "paper"
     pt = _frame(at, "dataset", "posetrack18").set_index("preset")
     assert pt.loc["tdmi", "paper_mean"] == 83.6 and pt.loc["tdmi", "verdict"] == "reproduced"
@@ -469,7 +591,14 @@ def test_ablation_page_shows_numbers_verdicts_and_fake_paper_rows(app, workbench
     paper = _frame(at, "verified_against_tdmi_paper")
     assert {"paper", "author_notes"} <= set(paper["kind"]) and "note" in paper.columns  # every reference row, its kind
     assert "TDMI" in set(paper["method"])
-    assert [m.value for m in at.metric] == ["1", "0", "0", "1", "1", "2"]  # posetrack18, synth: reproduced, not, inconclusive
+    assert [m.value for m in at.metric] == [
+        "1",
+        "0",
+        "0",
+        "1",
+        "1",
+        "2",
+    ]  # posetrack18, synth: reproduced, not, inconclusive
     groups = _frame(at, "Shoulder", "47.0 ± 1.0")
     assert groups.set_index("preset").loc["tde2", "n"] == 3
     seeds = _frame(at, "run_name", "tde2-s0")
@@ -508,7 +637,9 @@ def test_sweep_page(app, workbench: dict) -> None:
     study = workbench["study"]
     counts = {m.label: int(m.value) for m in at.metric}
     states = pd.Series([t.state.name.lower() for t in study.trials]).value_counts()
-    assert counts["complete"] == states["complete"] and counts["fail"] == 1 and counts["pruned"] == states.get("pruned", 0)
+    assert (
+        counts["complete"] == states["complete"] and counts["fail"] == 1 and counts["pruned"] == states.get("pruned", 0)
+    )
     text = _texts(at)
     assert f"#{study.best_trial.number}" in text and "best val PoseTrack mAP (points, 0-100)" in text
     assert "fewer than ~20 trials" in text  # 16 trials: importances are noise
@@ -517,7 +648,12 @@ def test_sweep_page(app, workbench: dict) -> None:
     assert len(trials) == len(study.trials) and "off" in set(trials["model.mi_recon"].astype(str))
     assert trials.loc[5, "mlflow"] == _link(workbench, "trial-5")
     assert len(at.get("plotly_chart")) == 5  # per-trial curves, history, importances, parallel, slice
-    assert studies.swept_params(study) == ["model.mi_disentangle", "model.mi_recon", "model.mi_task", "model.tde_stages"]
+    assert studies.swept_params(study) == [
+        "model.mi_disentangle",
+        "model.mi_recon",
+        "model.mi_task",
+        "model.tde_stages",
+    ]
 
 
 def test_sweep_page_on_a_multi_objective_study(app) -> None:
@@ -553,8 +689,13 @@ def test_empty_states_say_what_to_run(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("TDMI_PROJECT_DIR", str(tmp_path))
     for var in ("TDMI_MLFLOW_URI", "TDMI_OPTUNA_STORAGE", "TDMI_REFERENCE_CSV", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(var, raising=False)
-    expected = {None: "dvc repro", "ablations": "experiments/ablate.py", "per_joint": "experiments/train.py",
-                "sweep": "experiments/sweep.py", "qualitative": "experiments/train.py"}
+    expected = {
+        None: "dvc repro",
+        "ablations": "experiments/ablate.py",
+        "per_joint": "experiments/train.py",
+        "sweep": "experiments/sweep.py",
+        "qualitative": "experiments/train.py",
+    }
     for page, hint in expected.items():
         at = AppTest.from_file(APP, default_timeout=60).run()
         if page:

@@ -46,8 +46,14 @@ def test_tdmi_dashboard_from_another_folder_binds_to_loopback_without_stats(tmp_
     env = {**os.environ, "TDMI_PROJECT_DIR": str(tmp_path)}
     env.pop("TDMI_DASHBOARD_APP", None)
     assert not (tmp_path / ".streamlit").exists()
-    server = subprocess.Popen([str(SCRIPT), "--server.port", str(port)], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [str(SCRIPT), "--server.port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -72,8 +78,14 @@ def test_tdmi_dashboard_from_another_folder_binds_to_loopback_without_stats(tmp_
 
 def test_missing_app_is_one_clear_line(tmp_path: Path) -> None:
     env = {**os.environ, "TDMI_DASHBOARD_APP": str(tmp_path / "nowhere.py")}
-    done = subprocess.run([sys.executable, "-c", "from tdmi.results.launch import main; main([])"], env=env,
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", "from tdmi.results.launch import main; main([])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 1 and done.stderr.strip().splitlines() == [
         f"tdmi-dashboard: no dashboard app at {tmp_path / 'nowhere.py'} (set TDMI_DASHBOARD_APP, or install the "
-        "workbench from its checkout with `pip install -e .`)"]
+        "workbench from its checkout with `pip install -e .`)"
+    ]

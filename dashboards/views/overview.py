@@ -8,8 +8,10 @@ from tdmi.results import dvc_metrics, run_table
 
 cfg = wb.config()
 st.title("Overview")
-st.caption(f"Project {cfg.project_dir} · MLflow {cfg.mlflow_uri} · run links open the MLflow UI at {cfg.mlflow_ui} "
-           f"(`mlflow ui --backend-store-uri {cfg.mlflow_uri}`)")
+st.caption(
+    f"Project {cfg.project_dir} · MLflow {cfg.mlflow_uri} · run links open the MLflow UI at {cfg.mlflow_ui} "
+    f"(`mlflow ui --backend-store-uri {cfg.mlflow_uri}`)"
+)
 
 found, errors = wb.metrics(cfg.project_dir)
 loaded, table = wb.runs_with_pipeline(cfg)
@@ -25,7 +27,9 @@ else:
     joints = dvc_metrics.metrics_joint_ap(found)
     if joints:
         values, source = joints
-        st.dataframe(pd.DataFrame([values]).round(1).assign(metric="PoseTrack AP (points)"), key="dvc_per_joint", hide_index=True)
+        st.dataframe(
+            pd.DataFrame([values]).round(1).assign(metric="PoseTrack AP (points)"), key="dvc_per_joint", hide_index=True
+        )
         st.caption(f"From {source}")
     else:
         st.info("No per-joint mAP in metrics/ yet: the train/evaluate stages write it (`dvc repro`).")
@@ -39,22 +43,30 @@ else:
     else:
         row = table[table["run_id"] == run["run_id"]].iloc[0]
         params, tags = wb.run_details(cfg.mlflow_uri, run["run_id"])
-        st.markdown(f"**[{row['run_name'] or row['run_id']}]({row['mlflow']})** (run `{row['run_id']}`, found by: {how})  \n"
-                    f"commit `{row['git_commit'] or '?'}` · checkpoint `{row['checkpoint'] or '?'}` · "
-                    f"data fingerprint `{row['data_fingerprint'] or '?'}`")
+        st.markdown(
+            f"**[{row['run_name'] or row['run_id']}]({row['mlflow']})** (run `{row['run_id']}`, found by: {how})  \n"
+            f"commit `{row['git_commit'] or '?'}` · checkpoint `{row['checkpoint'] or '?'}` · "
+            f"data fingerprint `{row['data_fingerprint'] or '?'}`"
+        )
         with st.expander("params and tags"):
             st.json({"params": params, "tags": tags}, expanded=False)
 
 st.header("MLflow runs")
 if table.empty:
-    st.info("No MLflow runs yet. `dvc repro` or `python experiments/train.py` logs one; "
-            "`python experiments/ablate.py` and `python experiments/sweep.py` log many.")
+    st.info(
+        "No MLflow runs yet. `dvc repro` or `python experiments/train.py` logs one; "
+        "`python experiments/ablate.py` and `python experiments/sweep.py` log many."
+    )
 else:
     left, mid, right, far = st.columns(4)
     groups = [g for g in run_table.GROUPS if g in set(table["group"])]
     filters = {
-        "group": left.multiselect("group", groups, default=[g for g in groups if g != run_table.SWEEP_PARENT],
-                                  help="a sweep parent summarises its trials: it is not a training run of its own"),
+        "group": left.multiselect(
+            "group",
+            groups,
+            default=[g for g in groups if g != run_table.SWEEP_PARENT],
+            help="a sweep parent summarises its trials: it is not a training run of its own",
+        ),
         "preset": mid.multiselect("preset", sorted(p for p in table["preset"].unique() if p)),
         "dataset": right.multiselect("dataset", sorted(d for d in table["dataset"].unique() if d)),
         "health": far.multiselect("health", sorted(table["health"].unique())),
@@ -63,9 +75,30 @@ else:
     limit = st.number_input("rows", 10, 5000, 100, step=50)
     bad = int((shown["health"] != run_table.OK).sum())
     if bad:
-        st.warning(f"{bad} run(s) are unfinished, failed or incomplete: listed with their health, left out of comparisons.")
-    columns = ["start_time", *run_table.TRACE_COLUMNS, "group", "experiment", "status", "health", "preset", "seed",
-               "dataset", run_table.SUMMARY_METRIC, run_table.OKS, "run_id"]
-    st.dataframe(shown[columns].head(int(limit)).assign(**{run_table.OKS: lambda f: 100 * f[run_table.OKS]}), key="runs",
-                 hide_index=True, column_config=wb.TRACE_CONFIG | {run_table.SUMMARY_METRIC: st.column_config.NumberColumn(
-                     "best mAP (points)", format="%.1f"), run_table.OKS: st.column_config.NumberColumn("OKS AP (points)", format="%.1f")})
+        st.warning(
+            f"{bad} run(s) are unfinished, failed or incomplete: listed with their health, left out of comparisons."
+        )
+    columns = [
+        "start_time",
+        *run_table.TRACE_COLUMNS,
+        "group",
+        "experiment",
+        "status",
+        "health",
+        "preset",
+        "seed",
+        "dataset",
+        run_table.SUMMARY_METRIC,
+        run_table.OKS,
+        "run_id",
+    ]
+    st.dataframe(
+        shown[columns].head(int(limit)).assign(**{run_table.OKS: lambda f: 100 * f[run_table.OKS]}),
+        key="runs",
+        hide_index=True,
+        column_config=wb.TRACE_CONFIG
+        | {
+            run_table.SUMMARY_METRIC: st.column_config.NumberColumn("best mAP (points)", format="%.1f"),
+            run_table.OKS: st.column_config.NumberColumn("OKS AP (points)", format="%.1f"),
+        },
+    )

@@ -27,11 +27,18 @@ if with_joints.empty:
 
 singles, means = wb.joint_ap_tables(cfg.mlflow_uri, cfg.baseline)
 singles = singles[singles["run_id"].isin(with_joints["run_id"])]
-rows_by_label = {**{r: g for r, g in means.groupby("run", sort=False)}, **{r: g for r, g in singles.groupby("run", sort=False)}}
+rows_by_label = {
+    **{r: g for r, g in means.groupby("run", sort=False)},
+    **{r: g for r, g in singles.groupby("run", sort=False)},
+}
 groups = dict(zip(with_joints.apply(run_table.run_label, axis=1), with_joints["group"], strict=True))
 pipeline = [label for label, group in groups.items() if group == run_table.PIPELINE]
-chosen = st.multiselect("ours: runs and ablation means", list(rows_by_label), default=pipeline + list(means["run"].unique()),
-                        help="default: the pipeline's run (metrics/train.json) and the mean over seeds of each ablation preset")
+chosen = st.multiselect(
+    "ours: runs and ablation means",
+    list(rows_by_label),
+    default=pipeline + list(means["run"].unique()),
+    help="default: the pipeline's run (metrics/train.json) and the mean over seeds of each ablation preset",
+)
 datasets = list(dict.fromkeys(ref[ref["table"] == "main"]["dataset"]))
 ours_data = {reference_dataset(d) for d in with_joints["dataset"]}
 default = next((i for i, d in enumerate(datasets) if d in ours_data), 0)
@@ -43,9 +50,20 @@ if dataset not in ours_data:
 
 ours = pd.concat([rows_by_label[c] for c in chosen], ignore_index=True) if chosen else singles.iloc[0:0]
 picked = paper[paper["method"].isin(methods)]
-theirs = pd.DataFrame([{"run": f"paper: {r['method']} ({dataset})", "run_id": "", "column": c, "AP": r[c.lower()],
-                        "source": f"{r['source']} ({r['kind']})"} for r in picked.to_dict("records") for c in COLUMNS],
-                      columns=ours.columns)
+theirs = pd.DataFrame(
+    [
+        {
+            "run": f"paper: {r['method']} ({dataset})",
+            "run_id": "",
+            "column": c,
+            "AP": r[c.lower()],
+            "source": f"{r['source']} ({r['kind']})",
+        }
+        for r in picked.to_dict("records")
+        for c in COLUMNS
+    ],
+    columns=ours.columns,
+)
 
 view = st.radio("view", ["side by side (separate axes)", "gap to a paper row"], horizontal=True)
 if view.startswith("side"):
@@ -53,21 +71,40 @@ if view.startswith("side"):
     for k, (name, group) in enumerate(ours.groupby("run", sort=False)):
         figure.add_bar(x=group["column"], y=group["AP"], name=name, marker_color=OURS[k % len(OURS)], row=1, col=1)
     for k, (name, group) in enumerate(theirs.groupby("run", sort=False)):
-        figure.add_bar(x=group["column"], y=group["AP"], name=name, marker_color=PAPER[k % len(PAPER)],
-                       marker_line={"color": "#444", "width": 1}, row=1, col=2)
+        figure.add_bar(
+            x=group["column"],
+            y=group["AP"],
+            name=name,
+            marker_color=PAPER[k % len(PAPER)],
+            marker_line={"color": "#444", "width": 1},
+            row=1,
+            col=2,
+        )
     figure.update_yaxes(title_text="PoseTrack AP (points)", row=1, col=1)
     figure.update_yaxes(title_text="PoseTrack AP (points)", row=1, col=2)
     figure.update_xaxes(title_text="joint group", categoryorder="array", categoryarray=list(COLUMNS))
-    figure.update_layout(barmode="group", height=460, legend={"orientation": "h", "y": -0.25},
-                         title="AP per joint group: each side on its own axis")
+    figure.update_layout(
+        barmode="group",
+        height=460,
+        legend={"orientation": "h", "y": -0.25},
+        title="AP per joint group: each side on its own axis",
+    )
 elif len(picked):
     against = st.selectbox("paper row", list(picked["method"]))
     row = picked[picked["method"] == against].iloc[0]
     gap = ours.assign(gap=[ap - row[c.lower()] for ap, c in zip(ours["AP"], ours["column"], strict=True)])
-    figure = px.bar(gap, x="column", y="gap", color="run", barmode="group", color_discrete_sequence=OURS,
-                    category_orders={"column": list(COLUMNS)}, height=460,
-                    labels={"column": "joint group", "gap": f"our AP − {against} (points)", "run": "ours"},
-                    title=f"Gap to {against} ({dataset}, {row['source']}): below 0 = below the paper")
+    figure = px.bar(
+        gap,
+        x="column",
+        y="gap",
+        color="run",
+        barmode="group",
+        color_discrete_sequence=OURS,
+        category_orders={"column": list(COLUMNS)},
+        height=460,
+        labels={"column": "joint group", "gap": f"our AP − {against} (points)", "run": "ours"},
+        title=f"Gap to {against} ({dataset}, {row['source']}): below 0 = below the paper",
+    )
     figure.update_layout(legend={"orientation": "h", "y": -0.25})
 else:
     figure = None
@@ -81,5 +118,9 @@ if len(long):
     st.dataframe(wide.reset_index(), key="per_joint_table", hide_index=True)
 traced = with_joints[with_joints.apply(run_table.run_label, axis=1).isin(chosen)]
 if len(traced):
-    st.dataframe(traced[[*run_table.TRACE_COLUMNS, "group", "preset", "dataset"]], key="per_joint_runs", hide_index=True,
-                 column_config=wb.TRACE_CONFIG)
+    st.dataframe(
+        traced[[*run_table.TRACE_COLUMNS, "group", "preset", "dataset"]],
+        key="per_joint_runs",
+        hide_index=True,
+        column_config=wb.TRACE_CONFIG,
+    )

@@ -26,32 +26,56 @@ chosen_groups = st.multiselect("groups", groups, default=groups)
 pool = usable[usable["group"].isin(chosen_groups)]
 labels = {f"{run_table.run_label(r)} · {r['group']}": r["run_id"] for r in pool.to_dict("records")}
 pipeline = [label for label, run_id in labels.items() if label.endswith(run_table.PIPELINE)]
-chosen = st.multiselect("runs", list(labels), default=pipeline or list(labels)[:1], max_selections=MAX_COMPARED,
-                        help=f"up to {MAX_COMPARED} runs; the pipeline's run (metrics/train.json) is chosen first")
+chosen = st.multiselect(
+    "runs",
+    list(labels),
+    default=pipeline or list(labels)[:1],
+    max_selections=MAX_COMPARED,
+    help=f"up to {MAX_COMPARED} runs; the pipeline's run (metrics/train.json) is chosen first",
+)
 picked = table[table["run_id"].isin([labels[c] for c in chosen])]
 if picked.empty:
     st.stop()
 
-st.dataframe(picked[[*run_table.TRACE_COLUMNS, "group", "preset", "dataset", run_table.SUMMARY_METRIC]], key="picked",
-             hide_index=True, column_config=wb.TRACE_CONFIG)
+st.dataframe(
+    picked[[*run_table.TRACE_COLUMNS, "group", "preset", "dataset", run_table.SUMMARY_METRIC]],
+    key="picked",
+    hide_index=True,
+    column_config=wb.TRACE_CONFIG,
+)
 
 st.header("Learning curves")
 available = sorted({k for keys in picked["curves"] for k in keys})
-metrics = st.multiselect("per-epoch metrics", available, default=[k for k in DEFAULT_CURVES if k in available] or available[:2],
-                         help="train/* are epoch means of the loss terms and estimator-health diagnostics; val/* validation")
+metrics = st.multiselect(
+    "per-epoch metrics",
+    available,
+    default=[k for k in DEFAULT_CURVES if k in available] or available[:2],
+    help="train/* are epoch means of the loss terms and estimator-health diagnostics; val/* validation",
+)
 if metrics:
     curves = wb.learning_curves(cfg.mlflow_uri, tuple(picked["run_id"]), tuple(metrics))
     names = dict(zip(picked["run_id"], (run_table.run_label(r) for r in picked.to_dict("records")), strict=True))
     curves = curves.assign(run=curves["run_id"].map(names))
-    figure = px.line(curves, x="epoch", y="value", color="run", facet_col="metric", facet_col_wrap=2, markers=True,
-                     facet_row_spacing=0.12, height=320 * ((len(metrics) + 1) // 2),
-                     color_discrete_sequence=px.colors.qualitative.D3)
+    figure = px.line(
+        curves,
+        x="epoch",
+        y="value",
+        color="run",
+        facet_col="metric",
+        facet_col_wrap=2,
+        markers=True,
+        facet_row_spacing=0.12,
+        height=320 * ((len(metrics) + 1) // 2),
+        color_discrete_sequence=px.colors.qualitative.D3,
+    )
     figure.update_yaxes(matches=None, showticklabels=True, title_text="")
     figure.for_each_annotation(lambda a: a.update(text=a.text.removeprefix("metric=")))
     figure.update_layout(legend={"orientation": "h", "y": -0.15})
     st.plotly_chart(figure, key="curves")
-    st.caption("val/mAP and val/AP/* in points (0-100); val/oks/* as pycocotools reports them (0-1); "
-               "train/* are the loss module's named terms (epoch means).")
+    st.caption(
+        "val/mAP and val/AP/* in points (0-100); val/oks/* as pycocotools reports them (0-1); "
+        "train/* are the loss module's named terms (epoch means)."
+    )
 
 st.header("Comparison")
 if len(picked) < 2:
@@ -61,8 +85,14 @@ params = {run_table.run_label(r): wb.run_details(cfg.mlflow_uri, r["run_id"])[0]
 differences = run_table.config_differences(params)
 st.subheader(f"Config keys that differ ({len(differences)})")
 st.dataframe(differences, key="config_diff")
-joints = run_table.joint_ap(picked).pivot_table(index="column", columns="run", values="AP", sort=False).reindex(list(COLUMNS))
+joints = (
+    run_table.joint_ap(picked)
+    .pivot_table(index="column", columns="run", values="AP", sort=False)
+    .reindex(list(COLUMNS))
+)
 st.subheader("Per-joint AP (points), side by side")
 st.dataframe(joints.round(1), key="compare_joints")
 if (run_table.joint_ap(picked)["source"] != "ours: best epoch").any():
-    st.caption("Older runs without best/AP/* show their last validated epoch (the source column of the Per joint page).")
+    st.caption(
+        "Older runs without best/AP/* show their last validated epoch (the source column of the Per joint page)."
+    )

@@ -26,8 +26,10 @@ except Exception as err:  # unreachable database, foreign schema: say so instead
     st.error(f"Cannot read the Optuna storage: {err}")
     st.stop()
 if listing.empty:
-    st.info("No Optuna study yet. Run `python experiments/sweep.py` (studies are stored in optuna.db, "
-            "or the storage URL given to the sweep; point the dashboard at it with TDMI_OPTUNA_STORAGE).")
+    st.info(
+        "No Optuna study yet. Run `python experiments/sweep.py` (studies are stored in optuna.db, "
+        "or the storage URL given to the sweep; point the dashboard at it with TDMI_OPTUNA_STORAGE)."
+    )
     st.stop()
 
 name = st.selectbox("study", list(listing["study"]))
@@ -52,8 +54,10 @@ shown = studies.display_params(best.params)
 st.dataframe({"param": list(shown), "value": [str(v) for v in shown.values()]}, key="best_params", hide_index=True)
 override = studies.override_file(study, cfg.project_dir)
 if override:
-    st.markdown(f"Hydra override file: `{override.relative_to(cfg.project_dir)}` "
-                f"(retrain: `python experiments/train.py $(cat {override.relative_to(cfg.project_dir)})`)")
+    st.markdown(
+        f"Hydra override file: `{override.relative_to(cfg.project_dir)}` "
+        f"(retrain: `python experiments/train.py $(cat {override.relative_to(cfg.project_dir)})`)"
+    )
     st.code(override.read_text(encoding="utf-8"), language="bash")
 else:
     st.info("The sweep's override file for this study (its `best_overrides_file` attribute) is not in the project.")
@@ -62,9 +66,16 @@ loaded, table = wb.runs_with_pipeline(cfg)
 trials = studies.trials_table(study, table, cfg.mlflow_ui)
 st.subheader(f"Trials ({len(trials)})")
 st.caption(f"A switched-off MI weight is shown as `{studies.OFF}`. Run links open the MLflow UI at {cfg.mlflow_ui}.")
-st.dataframe(trials, key="trials", hide_index=True,
-             column_config={**wb.TRACE_CONFIG, **{o: st.column_config.NumberColumn(o, format="%.2f") for o in objectives},
-                            "duration (s)": st.column_config.NumberColumn(format="%.0f")})
+st.dataframe(
+    trials,
+    key="trials",
+    hide_index=True,
+    column_config={
+        **wb.TRACE_CONFIG,
+        **{o: st.column_config.NumberColumn(o, format="%.2f") for o in objectives},
+        "duration (s)": st.column_config.NumberColumn(format="%.0f"),
+    },
+)
 
 curves = studies.trial_curves(study)
 if len(curves):
@@ -75,11 +86,22 @@ if len(curves):
         if len(mine):
             breaks = pd.DataFrame({"trial": mine["trial"].unique(), "epoch": math.inf, "value": math.nan})
             gaps = pd.concat([mine, breaks]).sort_values(["trial", "epoch"]).replace(math.inf, math.nan)
-            figure.add_scatter(x=gaps["epoch"], y=gaps["value"], mode="lines+markers", name=state.lower(),
-                               line={"color": colour, "width": 1}, marker={"size": 4}, text=gaps["trial"],
-                               hovertemplate="trial %{text}: %{y:.2f} at epoch %{x}")
-    figure.update_layout(title="Value each trial reported to the pruner per epoch (red: pruned there)", height=380,
-                         xaxis_title="epoch", yaxis_title=objectives[0].removeprefix("best "))
+            figure.add_scatter(
+                x=gaps["epoch"],
+                y=gaps["value"],
+                mode="lines+markers",
+                name=state.lower(),
+                line={"color": colour, "width": 1},
+                marker={"size": 4},
+                text=gaps["trial"],
+                hovertemplate="trial %{text}: %{y:.2f} at epoch %{x}",
+            )
+    figure.update_layout(
+        title="Value each trial reported to the pruner per epoch (red: pruned there)",
+        height=380,
+        xaxis_title="epoch",
+        yaxis_title=objectives[0].removeprefix("best "),
+    )
     st.plotly_chart(figure, key="trial_curves")
 
 params = tuple(studies.swept_params(study))
@@ -95,10 +117,14 @@ st.plotly_chart(history, key="history")
 
 st.subheader("Parameter importances")
 if complete < studies.IMPORTANCE_MIN_TRIALS:
-    st.warning(f"Only {complete} complete trials: importances from fewer than ~{studies.IMPORTANCE_MIN_TRIALS} trials "
-               "are mostly noise. Read them as a hint at best.")
+    st.warning(
+        f"Only {complete} complete trials: importances from fewer than ~{studies.IMPORTANCE_MIN_TRIALS} trials "
+        "are mostly noise. Read them as a hint at best."
+    )
 # Optuna's importances and parallel coordinates take seconds on a large study: drawn on request there.
-heavy = complete <= EAGER_TRIALS or st.toggle(f"draw importances and parallel coordinates ({complete} trials: a few seconds)")
+heavy = complete <= EAGER_TRIALS or st.toggle(
+    f"draw importances and parallel coordinates ({complete} trials: a few seconds)"
+)
 if heavy:
     st.plotly_chart(wb.study_figure(cfg.optuna_storage, name, "importances", params), key="importances")
     st.subheader("Parallel coordinates")
@@ -110,11 +136,28 @@ if len(points):
     slices = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.03)
     for k, param in enumerate(names, start=1):
         mine = points[points["param"] == param]
-        slices.add_scatter(x=mine["x"], y=mine["value"], mode="markers", marker={"size": 5, "color": mine["trial"],
-                           "colorscale": "Viridis", "showscale": k == 1, "colorbar": {"title": "trial"}},
-                           text=mine["trial"], hovertemplate="trial %{text}: %{y:.2f} at %{x:.4g}", showlegend=False,
-                           row=1, col=k)
-        slices.update_xaxes(title_text=param.removeprefix("model."), type="log" if mine["log"].all() else "linear", row=1, col=k)
+        slices.add_scatter(
+            x=mine["x"],
+            y=mine["value"],
+            mode="markers",
+            marker={
+                "size": 5,
+                "color": mine["trial"],
+                "colorscale": "Viridis",
+                "showscale": k == 1,
+                "colorbar": {"title": "trial"},
+            },
+            text=mine["trial"],
+            hovertemplate="trial %{text}: %{y:.2f} at %{x:.4g}",
+            showlegend=False,
+            row=1,
+            col=k,
+        )
+        slices.update_xaxes(
+            title_text=param.removeprefix("model."), type="log" if mine["log"].all() else "linear", row=1, col=k
+        )
     slices.update_yaxes(title_text=objectives[0], row=1, col=1)
-    slices.update_layout(height=380, title="Each complete trial's value against each swept value (a switched-off weight: not shown)")
+    slices.update_layout(
+        height=380, title="Each complete trial's value against each swept value (a switched-off weight: not shown)"
+    )
     st.plotly_chart(slices, key="slice")

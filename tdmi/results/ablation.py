@@ -71,7 +71,9 @@ def verdict(low: float, high: float, claim_sign: float, paper_gain: float | None
     if target is not None and hi < target:
         return Verdict(NOT_REPRODUCED, f"the whole interval is below {MAGNITUDE_FRACTION:.0%} of the paper's gain")
     if lo > 0:
-        return Verdict(REPRODUCED, "the interval excludes 0 with the claim's sign" + ("" if magnitude else " (direction only)"))
+        return Verdict(
+            REPRODUCED, "the interval excludes 0 with the claim's sign" + ("" if magnitude else " (direction only)")
+        )
     return Verdict(INCONCLUSIVE, "the interval contains 0")
 
 
@@ -86,9 +88,7 @@ def paper_ablations(reference: pd.DataFrame, presets: Sequence[str], baseline: s
     names = {_key(p): p for p in presets}
     rows["preset"] = rows["method"].map(lambda m: names.get(_key(m), ""))
     base = rows[rows["preset"] == baseline].set_index(["table", "dataset"])["mean"]
-    rows["paper_gain"] = [
-        r["mean"] - base.get((r["table"], r["dataset"]), math.nan) for r in rows.to_dict("records")
-    ]
+    rows["paper_gain"] = [r["mean"] - base.get((r["table"], r["dataset"]), math.nan) for r in rows.to_dict("records")]
     return rows
 
 
@@ -114,7 +114,9 @@ def preset_order(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -
     return [p for p in dict.fromkeys([baseline, *order, *first.index]) if p in first.index]
 
 
-def verdict_table(runs: pd.DataFrame, reference: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -> pd.DataFrame:
+def verdict_table(
+    runs: pd.DataFrame, reference: pd.DataFrame, baseline: str, order: Sequence[str] = ()
+) -> pd.DataFrame:
     """One row per (dataset, preset), baseline first, with our numbers, the paper's where the
     reference has them (with their kind, source, verification and note), the comparison made,
     and the verdict."""
@@ -128,24 +130,38 @@ def verdict_table(runs: pd.DataFrame, reference: pd.DataFrame, baseline: str, or
         for preset in preset_order(group, baseline, order):
             ours = values[preset]
             row = {
-                "dataset": dataset or "(unnamed)", "data": "PoseTrack" if ref_dataset else "synthetic" if dataset == "synth" else "other",
-                "preset": preset, "n": len(ours), "mean": float(ours.mean()),
+                "dataset": dataset or "(unnamed)",
+                "data": "PoseTrack" if ref_dataset else "synthetic" if dataset == "synth" else "other",
+                "preset": preset,
+                "n": len(ours),
+                "mean": float(ours.mean()),
                 "std": float(ours.std(ddof=1)) if len(ours) > 1 else math.nan,
                 "seeds": ", ".join(sorted(group.loc[group["preset"] == preset, "seed"].astype(str))),
             }
             match = _paper_match(paper, preset, ref_dataset)
             paper_gain = match["paper_gain"] if match else math.nan
-            row.update({
-                "paper_mean": match["mean"] if match else math.nan, "paper_gain": paper_gain,
-                "paper_dataset": match["dataset"] if match else "", "paper_table": match["table"] if match else "",
-                "paper_source": match["source"] if match else "", "paper_kind": match["kind"] if match else "",
-                "paper_verified": match["verified_against_tdmi_paper"] if match else "",
-                "paper_note": match["note"] if match else "",
-            })
+            row.update(
+                {
+                    "paper_mean": match["mean"] if match else math.nan,
+                    "paper_gain": paper_gain,
+                    "paper_dataset": match["dataset"] if match else "",
+                    "paper_table": match["table"] if match else "",
+                    "paper_source": match["source"] if match else "",
+                    "paper_kind": match["kind"] if match else "",
+                    "paper_verified": match["verified_against_tdmi_paper"] if match else "",
+                    "paper_note": match["note"] if match else "",
+                }
+            )
             same = bool(match) and ref_dataset == row["paper_dataset"]
             if preset == baseline:
-                row.update(gain=0.0, gain_low=math.nan, gain_high=math.nan, comparison="reference point",
-                           verdict="", reason="the baseline every gain is measured from")
+                row.update(
+                    gain=0.0,
+                    gain_low=math.nan,
+                    gain_high=math.nan,
+                    comparison="reference point",
+                    verdict="",
+                    reason="the baseline every gain is measured from",
+                )
                 out.append(row)
                 continue
             gain, low, high = welch_interval(ours, base, CONFIDENCE)
@@ -153,8 +169,14 @@ def verdict_table(runs: pd.DataFrame, reference: pd.DataFrame, baseline: str, or
             judged = verdict(low, high, sign, None if math.isnan(paper_gain) else paper_gain, same)
             if not len(base):
                 judged = Verdict(INCONCLUSIVE, f"no {baseline} runs on this dataset")
-            row.update(gain=gain, gain_low=low, gain_high=high, verdict=judged.verdict, reason=judged.reason,
-                       comparison=_comparison(dataset, ref_dataset, match, same))
+            row.update(
+                gain=gain,
+                gain_low=low,
+                gain_high=high,
+                verdict=judged.verdict,
+                reason=judged.reason,
+                comparison=_comparison(dataset, ref_dataset, match, same),
+            )
             out.append(row)
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
@@ -167,9 +189,29 @@ def _comparison(dataset: str, ref_dataset: str | None, match: dict | None, same:
     return f"direction only: ours on {ours}, {theirs}"
 
 
-SUMMARY_COLUMNS = ["preset", "verdict", "n", "mean", "std", "gain", "gain_low", "gain_high", "paper_mean",
-                   "paper_gain", "paper_dataset", "paper_kind", "paper_verified", "paper_source", "paper_note",
-                   "comparison", "reason", "seeds", "paper_table", "dataset", "data"]
+SUMMARY_COLUMNS = [
+    "preset",
+    "verdict",
+    "n",
+    "mean",
+    "std",
+    "gain",
+    "gain_low",
+    "gain_high",
+    "paper_mean",
+    "paper_gain",
+    "paper_dataset",
+    "paper_kind",
+    "paper_verified",
+    "paper_source",
+    "paper_note",
+    "comparison",
+    "reason",
+    "seeds",
+    "paper_table",
+    "dataset",
+    "data",
+]
 
 
 def joint_group_table(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -> pd.DataFrame:
@@ -205,10 +247,17 @@ def joint_ap_means(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ())
             mine = group[group["preset"] == preset]
             long = joint_ap(mine)
             means = long.groupby("column", sort=False)["AP"].mean()
-            out.append(pd.DataFrame({
-                "run": f"ablation mean: {preset} [{dataset or '?'}, n={len(mine)}]", "run_id": "",
-                "column": means.index, "AP": means.to_numpy(), "source": f"ours: mean over {len(mine)} seed(s)",
-            }))
+            out.append(
+                pd.DataFrame(
+                    {
+                        "run": f"ablation mean: {preset} [{dataset or '?'}, n={len(mine)}]",
+                        "run_id": "",
+                        "column": means.index,
+                        "AP": means.to_numpy(),
+                        "source": f"ours: mean over {len(mine)} seed(s)",
+                    }
+                )
+            )
     return pd.concat(out, ignore_index=True) if out else joint_ap(usable.iloc[0:0])
 
 
@@ -218,8 +267,13 @@ def order_verdicts(steps: pd.DataFrame, dataset: str | None) -> pd.DataFrame:
     ref_dataset = reference_dataset(dataset)
     out = steps.copy()
     judged = [
-        verdict(r["ci_low"], r["ci_high"], math.copysign(1.0, r["paper_step"]) if r["paper_step"] else 1.0,
-                r["paper_step"], ref_dataset == r["dataset"])
+        verdict(
+            r["ci_low"],
+            r["ci_high"],
+            math.copysign(1.0, r["paper_step"]) if r["paper_step"] else 1.0,
+            r["paper_step"],
+            ref_dataset == r["dataset"],
+        )
         for r in steps.to_dict("records")
     ]
     out["verdict"] = [v.verdict for v in judged]

@@ -29,12 +29,17 @@ class DashboardConfig:
     baseline: str = BASELINE
 
     @classmethod
-    def under(cls, project_dir: Path, mlflow_uri: str | None = None, optuna_storage: str | None = None,
-              **more: object) -> DashboardConfig:
+    def under(
+        cls, project_dir: Path, mlflow_uri: str | None = None, optuna_storage: str | None = None, **more: object
+    ) -> DashboardConfig:
         """The project's own stores where no other is given."""
         project = project_dir.resolve()
-        return cls(project, mlflow_uri or f"sqlite:///{project / 'mlruns.db'}",
-                   optuna_storage or f"sqlite:///{project / 'optuna.db'}", **more)
+        return cls(
+            project,
+            mlflow_uri or f"sqlite:///{project / 'mlruns.db'}",
+            optuna_storage or f"sqlite:///{project / 'optuna.db'}",
+            **more,
+        )
 
 
 def inside_outputs(project_dir: Path, path: str | Path) -> Path:

@@ -41,7 +41,9 @@ def metrics_joint_ap(metrics: Mapping[str, Mapping]) -> tuple[dict[str, float], 
         for prefix in sorted({k[: -len("Mean")] for k in flat if k.endswith("Mean")}, key=len):
             values = {c: flat.get(prefix + c) for c in COLUMNS}
             if all(isinstance(v, int | float) or v is None for v in values.values()) and values["Mean"] is not None:
-                return {c: math.nan if v is None else float(v) for c, v in values.items()}, f"metrics/{stem}.json: {prefix}*"
+                return {
+                    c: math.nan if v is None else float(v) for c, v in values.items()
+                }, f"metrics/{stem}.json: {prefix}*"
     return None
 
 
@@ -50,9 +52,11 @@ def metrics_oks(metrics: Mapping[str, Mapping]) -> dict[str, float]:
     "<file>: <key>", in points (0-100, as every AP on the dashboard; the files hold pycocotools'
     0-1). pycocotools' -1 (no ground truth in that area range) becomes NaN."""
     for stem in ("eval", "train", *sorted(set(metrics) - {"eval", "train"})):
-        found = {f"{stem}: {k}": math.nan if float(v) < 0 else 100 * float(v)
-                 for k, v in flatten(metrics.get(stem, {}), "/").items()
-                 if "oks" in k.lower() and k.rsplit("/", 1)[-1] in OKS_SUMMARY and isinstance(v, int | float)}
+        found = {
+            f"{stem}: {k}": math.nan if float(v) < 0 else 100 * float(v)
+            for k, v in flatten(metrics.get(stem, {}), "/").items()
+            if "oks" in k.lower() and k.rsplit("/", 1)[-1] in OKS_SUMMARY and isinstance(v, int | float)
+        }
         if found:
             return found
     return {}
@@ -72,5 +76,7 @@ def producing_run(metrics: Mapping[str, Mapping], runs: pd.DataFrame) -> tuple[p
             if len(hit):
                 return hit.iloc[0], f"run_id in metrics/{stem}.json"
             return None, f"run {run_id} (metrics/{stem}.json) is not in this MLflow store"
-    return None, ("metrics/train.json has no run_id (written by an older train stage, or MLflow was off): "
-                  "rerun `dvc repro` to link these metrics to their run")
+    return None, (
+        "metrics/train.json has no run_id (written by an older train stage, or MLflow was off): "
+        "rerun `dvc repro` to link these metrics to their run"
+    )

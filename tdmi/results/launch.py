@@ -29,8 +29,10 @@ def app_path() -> Path:
     configured = os.environ.get("TDMI_DASHBOARD_APP")
     path = Path(configured) if configured else Path(tdmi.__file__).resolve().parents[1] / "dashboards" / "app.py"
     if not path.is_file():
-        raise SystemExit(f"tdmi-dashboard: no dashboard app at {path} (set TDMI_DASHBOARD_APP, or install the "
-                         "workbench from its checkout with `pip install -e .`)")
+        raise SystemExit(
+            f"tdmi-dashboard: no dashboard app at {path} (set TDMI_DASHBOARD_APP, or install the "
+            "workbench from its checkout with `pip install -e .`)"
+        )
     return path
 
 

@@ -50,15 +50,29 @@ def videos_from_frames(folder: Path) -> list[Video]:
     for index, path in enumerate(files):
         with Image.open(path) as image:
             width, height = image.size
-        frames.append(Frame(make_frame_id(number, index), folder.name, index, path.resolve(), width, height,
-                            len(files), True, file_name=f"{folder.name}/{path.name}"))
+        frames.append(
+            Frame(
+                make_frame_id(number, index),
+                folder.name,
+                index,
+                path.resolve(),
+                width,
+                height,
+                len(files),
+                True,
+                file_name=f"{folder.name}/{path.name}",
+            )
+        )
     return [Video(folder.name, frames)]
 
 
 def full_frame_detections(videos: list[Video]) -> dict[int, list[Detection]]:
     """One whole-frame box per frame: the fallback when no person detections are given."""
-    return {f.image_id: [Detection(f.image_id, np.array([0.0, 0.0, f.width, f.height]), 1.0)]
-            for v in videos for f in v.frames}
+    return {
+        f.image_id: [Detection(f.image_id, np.array([0.0, 0.0, f.width, f.height]), 1.0)]
+        for v in videos
+        for f in v.frames
+    }
 
 
 def clip_frames(video: Video, position: int, offsets: tuple[int, ...]) -> list[tuple[int, Frame]]:
@@ -83,7 +97,9 @@ def draw_people(image: Image.Image, people: list[np.ndarray], color: tuple[int, 
             draw.ellipse([x - width, y - width, x + width, y + width], fill=color)
 
 
-def overlay(frame: Frame, predictions: list[PosePrediction], ground_truth: bool = True, width: int | None = None) -> Image.Image:
+def overlay(
+    frame: Frame, predictions: list[PosePrediction], ground_truth: bool = True, width: int | None = None
+) -> Image.Image:
     """The frame (at its native size, or scaled to ``width``: small synthetic frames are worth
     enlarging) with ground truth (green) under predictions (red)."""
     with Image.open(frame.path) as raw:
@@ -108,8 +124,15 @@ def people_table(predictions: list[PosePrediction]) -> pd.DataFrame:
     rows = []
     for k, p in enumerate(predictions):
         scores = np.asarray(p.joint_scores, float)[list(EVALUATED_JOINTS)]
-        rows.append({"person": k, "score": p.score, "mean joint score": float(scores.mean()),
-                     "joints > 0.2": int((scores > 0.2).sum()), "track": p.track_id})
+        rows.append(
+            {
+                "person": k,
+                "score": p.score,
+                "mean joint score": float(scores.mean()),
+                "joints > 0.2": int((scores > 0.2).sum()),
+                "track": p.track_id,
+            }
+        )
     return pd.DataFrame(rows, columns=["person", "score", "mean joint score", "joints > 0.2", "track"])
 
 

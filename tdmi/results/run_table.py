@@ -42,11 +42,28 @@ from tdmi.eval.results import COLUMNS
 SUMMARY_METRIC = "best/mAP"  # the best validation epoch's PoseTrack mAP, what ablations compare
 OKS = "val/oks/AP"  # COCO OKS AP as logged (0-1); shown in points like every AP
 METRICS = (SUMMARY_METRIC, "val/mAP", *(f"{p}/AP/{c}" for p in ("best", "val") for c in COLUMNS), OKS)
-TAGS = ("preset", "seed", "ablation", "data_fingerprint", "git_commit", "device", "trial_number", "study_name",
-        "state", "sweep", "checkpoint")
+TAGS = (
+    "preset",
+    "seed",
+    "ablation",
+    "data_fingerprint",
+    "git_commit",
+    "device",
+    "trial_number",
+    "study_name",
+    "state",
+    "sweep",
+    "checkpoint",
+)
 PARAMS = {"dataset": "data.name", "data_root": "data.root", "param_seed": "seed", "param_preset": "model.preset"}
 OK = "ok"
-PIPELINE, ABLATION, SWEEP_TRIAL, SWEEP_PARENT, TRAINING = "pipeline", "ablation", "sweep trial", "sweep parent", "training"
+PIPELINE, ABLATION, SWEEP_TRIAL, SWEEP_PARENT, TRAINING = (
+    "pipeline",
+    "ablation",
+    "sweep trial",
+    "sweep parent",
+    "training",
+)
 GROUPS = (PIPELINE, ABLATION, SWEEP_TRIAL, TRAINING, SWEEP_PARENT)
 CURVE_PREFIXES = ("train/", "val/")
 
@@ -57,8 +74,24 @@ class Runs:
     errors: list[str] = field(default_factory=list)  # experiments that could not be read
 
 
-COLUMNS_OUT = ["run_id", "experiment", "experiment_id", "run_name", "group", "status", "start_time", "duration_s",
-               *TAGS, "parent_run_id", "artifact_uri", "dataset", "data_root", *METRICS, "curves", "health"]
+COLUMNS_OUT = [
+    "run_id",
+    "experiment",
+    "experiment_id",
+    "run_name",
+    "group",
+    "status",
+    "start_time",
+    "duration_s",
+    *TAGS,
+    "parent_run_id",
+    "artifact_uri",
+    "dataset",
+    "data_root",
+    *METRICS,
+    "curves",
+    "health",
+]
 
 
 def _health(row: dict) -> str:
@@ -86,6 +119,7 @@ def _group(row: dict) -> str:
 @dataclass
 class _Record:
     """One run as either reader gives it: MLflow's client or the SQLite tables."""
+
     run_id: str
     experiment_id: str
     experiment: str
@@ -101,19 +135,34 @@ class _Record:
     @classmethod
     def of(cls, run: mlflow.entities.Run, experiment: str) -> _Record:
         info = run.info
-        return cls(info.run_id, info.experiment_id, experiment, info.run_name or "", info.status, info.start_time,
-                   info.end_time, info.artifact_uri or "", run.data.tags, run.data.params, run.data.metrics)
+        return cls(
+            info.run_id,
+            info.experiment_id,
+            experiment,
+            info.run_name or "",
+            info.status,
+            info.start_time,
+            info.end_time,
+            info.artifact_uri or "",
+            run.data.tags,
+            run.data.params,
+            run.data.metrics,
+        )
 
 
 def _row(record: _Record) -> dict:
     tags, params, metrics, info = record.tags, record.params, record.metrics, record
     row = {
-        "run_id": info.run_id, "experiment": info.experiment, "experiment_id": info.experiment_id,
-        "run_name": info.run_name or "", "status": info.status,
+        "run_id": info.run_id,
+        "experiment": info.experiment,
+        "experiment_id": info.experiment_id,
+        "run_name": info.run_name or "",
+        "status": info.status,
         "start_time": pd.to_datetime(info.start_time, unit="ms"),  # UTC
         "duration_s": (info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else math.nan,
         **{tag: tags.get(tag, "") for tag in TAGS},
-        "parent_run_id": tags.get("mlflow.parentRunId", ""), "artifact_uri": info.artifact_uri or "",
+        "parent_run_id": tags.get("mlflow.parentRunId", ""),
+        "artifact_uri": info.artifact_uri or "",
         **{name: params.get(param, "") for name, param in PARAMS.items()},
         **{metric: metrics.get(metric, math.nan) for metric in METRICS},
         "curves": tuple(sorted(k for k in metrics if k.startswith(CURVE_PREFIXES))),
@@ -192,13 +241,17 @@ def _sqlite_records(path: Path) -> list[_Record]:
         records = {
             run_id: _Record(run_id, str(exp_id), exp_name, name or "", status, start, end, artifact or "")
             for run_id, exp_id, exp_name, name, status, start, end, artifact in db.execute(
-                "SELECT r.run_uuid, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, r.artifact_uri "
+                "SELECT r.run_uuid, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, "
+                "r.artifact_uri "
                 "FROM runs r JOIN experiments e ON r.experiment_id = e.experiment_id "
-                "WHERE r.lifecycle_stage = 'active' AND e.lifecycle_stage = 'active'")
+                "WHERE r.lifecycle_stage = 'active' AND e.lifecycle_stage = 'active'"
+            )
         }
         wanted_tags = (*TAGS, "mlflow.parentRunId")
         marks = ", ".join("?" * len(wanted_tags))
-        for run_id, key, value in db.execute(f"SELECT run_uuid, key, value FROM tags WHERE key IN ({marks})", wanted_tags):
+        for run_id, key, value in db.execute(
+            f"SELECT run_uuid, key, value FROM tags WHERE key IN ({marks})", wanted_tags
+        ):
             if run_id in records:
                 records[run_id].tags[key] = value
         keys = tuple(PARAMS.values())
@@ -259,9 +312,13 @@ def learning_curves(uri: str, run_ids: Iterable[str], keys: Iterable[str]) -> pd
     path = _sqlite_store(uri)
     if path is not None:
         try:
-            rows = _query(path, f"SELECT run_uuid, key, step, CASE WHEN is_nan THEN NULL ELSE value END FROM metrics "
-                                f"WHERE run_uuid IN ({', '.join('?' * len(run_ids))}) AND key IN ({', '.join('?' * len(keys))}) "
-                                "ORDER BY run_uuid, key, step, timestamp", (*run_ids, *keys))
+            rows = _query(
+                path,
+                f"SELECT run_uuid, key, step, CASE WHEN is_nan THEN NULL ELSE value END FROM metrics "
+                f"WHERE run_uuid IN ({', '.join('?' * len(run_ids))}) AND key IN ({', '.join('?' * len(keys))}) "
+                "ORDER BY run_uuid, key, step, timestamp",
+                (*run_ids, *keys),
+            )
             return pd.DataFrame(rows, columns=columns).astype({"value": float})
         except sqlite3.Error:
             pass
@@ -304,8 +361,16 @@ def joint_ap(runs: pd.DataFrame) -> pd.DataFrame:
     for r in runs.to_dict("records"):
         best = math.isfinite(r[f"best/AP/{COLUMNS[-1]}"])
         source = "ours: best epoch" if best else "ours: last validated epoch (older run without best/AP/*)"
-        rows += [{"run": run_label(r), "run_id": r["run_id"], "column": c, "AP": r[f"{'best' if best else 'val'}/AP/{c}"],
-                  "source": source} for c in COLUMNS]
+        rows += [
+            {
+                "run": run_label(r),
+                "run_id": r["run_id"],
+                "column": c,
+                "AP": r[f"{'best' if best else 'val'}/AP/{c}"],
+                "source": source,
+            }
+            for c in COLUMNS
+        ]
     return pd.DataFrame(rows, columns=["run", "run_id", "column", "AP", "source"])
 
 

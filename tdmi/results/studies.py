@@ -40,8 +40,13 @@ def list_studies(storage: optuna.storages.BaseStorage | None) -> pd.DataFrame:
     """One row per study: name, directions, trials; empty when there is no storage or no study."""
     columns = ["study", "direction", "trials"]
     summaries = optuna.get_all_study_summaries(storage, include_best_trial=False) if storage is not None else []
-    return pd.DataFrame([{"study": s.study_name, "direction": ", ".join(d.name.lower() for d in s.directions),
-                          "trials": s.n_trials} for s in summaries], columns=columns)
+    return pd.DataFrame(
+        [
+            {"study": s.study_name, "direction": ", ".join(d.name.lower() for d in s.directions), "trials": s.n_trials}
+            for s in summaries
+        ],
+        columns=columns,
+    )
 
 
 def load_study(storage: optuna.storages.BaseStorage | str, name: str) -> optuna.Study:
@@ -102,21 +107,31 @@ def trials_table(study: optuna.Study, runs: pd.DataFrame, ui: str) -> pd.DataFra
         duration = t.duration.total_seconds() if t.duration is not None else float("nan")
         values = t.values if t.state == TrialState.COMPLETE else [float("nan")] * len(names)  # pruned: no objective
         params = {k: f"{v:.4g}" if isinstance(v, float) else v for k, v in display_params(t.params).items()}
-        rows.append({
-            "trial": t.number, "state": t.state.name, **dict(zip(names, values, strict=True)), "duration (s)": duration,
-            **params, "fail reason": t.user_attrs.get("fail_reason", ""),
-            "run_name": run["run_name"] if run else "",
-            "mlflow": mlflow_link(ui, run["experiment_id"], run["run_id"]) if run else None,
-            "checkpoint": run["checkpoint"] if run else "", "git_commit": run["git_commit"] if run else "",
-        })
+        rows.append(
+            {
+                "trial": t.number,
+                "state": t.state.name,
+                **dict(zip(names, values, strict=True)),
+                "duration (s)": duration,
+                **params,
+                "fail reason": t.user_attrs.get("fail_reason", ""),
+                "run_name": run["run_name"] if run else "",
+                "mlflow": mlflow_link(ui, run["experiment_id"], run["run_id"]) if run else None,
+                "checkpoint": run["checkpoint"] if run else "",
+                "git_commit": run["git_commit"] if run else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def trial_curves(study: optuna.Study) -> pd.DataFrame:
     """Long table (trial, epoch, value, state): the per-epoch value each trial reported to the
     pruner (validation mAP), so pruned trials show where they were stopped."""
-    rows = [(t.number, epoch, value, t.state.name) for t in study.get_trials(deepcopy=False)
-            for epoch, value in sorted(t.intermediate_values.items())]
+    rows = [
+        (t.number, epoch, value, t.state.name)
+        for t in study.get_trials(deepcopy=False)
+        for epoch, value in sorted(t.intermediate_values.items())
+    ]
     return pd.DataFrame(rows, columns=["trial", "epoch", "value", "state"])
 
 
@@ -141,4 +156,6 @@ def slice_points(study: optuna.Study) -> pd.DataFrame:
                 continue
             log = bool(getattr(t.distributions.get(name), "log", False))
             rows.append((t.number, name, x, t.values[0], log))
-    return pd.DataFrame(rows, columns=["trial", "param", "x", "value", "log"]).sort_values(["param", "trial"], ignore_index=True)
+    return pd.DataFrame(rows, columns=["trial", "param", "x", "value", "log"]).sort_values(
+        ["param", "trial"], ignore_index=True
+    )
