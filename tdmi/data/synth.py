@@ -91,7 +91,7 @@ class SynthConfig:
     speed: float = 0.6  # limb and body motion speed
     blur: float = 0.6  # motion blur: shutter of SHUTTER * blur frames, averaged over sub-frames
     occlusion: float = 0.4  # probability that two people cross paths
-    distractor: float = 0.5  # probability of an extra person passing close to a target
+    distractor: float = 0.3  # probability of an extra person passing close to a target
     truncation: float = 0.2  # probability that a person walks across the frame border
     noise: float = 0.02  # Gaussian frame noise, fraction of the 0..255 range
     transient: float = 0.4  # probability that a frame gets a one-frame degradation
