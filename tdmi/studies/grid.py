@@ -77,8 +77,9 @@ class GridProgress:
         self.seconds, self.done, self.left, self.last = self.seconds + now - self.last, self.done + 1, self.left - 1, now
         eta = self.left * self.seconds / self.done
         cell = self.cell
-        self.log(f"[{cell.preset} seed {cell.seed}] epoch {epoch}/{cell.spec.train.epochs}: val mAP "
-                 f"{metrics.get('val/mAP', float('nan')):.2f}; grid ETA {eta / 60:.1f} min ({self.left} epochs left)")
+        val = f"val mAP {metrics['val/mAP']:.2f}" if "val/mAP" in metrics else "not validated (train.val_every)"
+        self.log(f"[{cell.preset} seed {cell.seed}] epoch {epoch}/{cell.spec.train.epochs}: {val}; "
+                 f"grid ETA {eta / 60:.1f} min ({self.left} epochs left)")
 
 
 def grid_cells(config: Mapping[str, Any], root: Path) -> list[Cell]:
