@@ -140,3 +140,8 @@ def test_dvc_real_data_path_keeps_the_dataset(tmp_path: Path, sample_dir: Path) 
     assert summary["dataset"] == "posetrack18" and summary["val"]["people"] == 14
     run("dvc", "exp", "run", "-S", "data=posetrack18", "prepare", "--force")  # forced rerun: same
     assert _tree(work / "data" / "PoseTrack2018") == before
+    # the synthetic config with data.root at the real folder: the generated set still goes to the
+    # pipeline's own folder (`dvc exp run` force-checks out every output before running it)
+    run("dvc", "exp", "run", "-S", "experiment=smoke", "-S", "data.root=data/PoseTrack2018", "prepare")
+    assert _tree(work / "data" / "PoseTrack2018") == before
+    assert (work / "data" / "synth" / MARKER).is_file()
