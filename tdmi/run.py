@@ -48,6 +48,7 @@ from typing import Any
 
 from tdmi.data.clips import ClipConfig, PoseTrackClips
 from tdmi.data.datasets import load_dataset
+from tdmi.data.joints import JOINT_SETS, joint_set
 from tdmi.data.summary import fingerprint
 from tdmi.engine.checkpoint import load_checkpoint, seed_everything
 from tdmi.engine.predict import PoseTrackEvaluator
@@ -114,9 +115,12 @@ class RunSpec:
         train_cfg = TrainConfig(seed=seed, **train)
         data = _section(config, "data")
         require(isinstance(data.get("root"), str), "data.root", data.get("root"), "must be a path")
+        loader = data.get("loader") or DEFAULT_LOADER
+        require(loader in JOINT_SETS, "data.loader", loader, f"must be one of {sorted(JOINT_SETS)}")
+        model_cfg.num_joints = joint_set(loader).num_joints  # the dataset's joints, not model.num_joints
         require(isinstance(config.get("train_dir"), str), "train_dir", config.get("train_dir"), "must be a path")
         spec = cls(model_cfg, loss_cfg, clip_cfg, train_cfg, config["model"]["preset"], under_root(data["root"], root),
-                   under_root(config["train_dir"], root), dict(config), data.get("loader") or DEFAULT_LOADER,
+                   under_root(config["train_dir"], root), dict(config), loader,
                    init_from=init_from, freeze_backbone=freeze)
         if files:
             spec.metrics_file = under_root(config.get("metrics_dir", "metrics"), root) / "train.json"
@@ -242,8 +246,10 @@ def train(spec: RunSpec, tracker: MLflowTracker | None = None, callbacks: Sequen
           **tags: str) -> RunResult:
     """Train ``spec`` (module docstring); ``tags`` go on the MLflow run beside the usual ones."""
     rank, _ = init_distributed()
-    train_set = PoseTrackClips(load_dataset(spec.dataset, spec.data_root, "train"), spec.clip, train=True)
-    val_set = PoseTrackClips(load_dataset(spec.dataset, spec.data_root, "val"), spec.clip)
+    joints = joint_set(spec.dataset)
+    train_videos = load_dataset(spec.dataset, spec.data_root, "train")
+    train_set = PoseTrackClips(train_videos, spec.clip, train=True, joints=joints)
+    val_set = PoseTrackClips(load_dataset(spec.dataset, spec.data_root, "val"), spec.clip, joints=joints)
     data_fingerprint = fingerprint(spec.data_root / "annotations")
     identity = spec.identity(data_fingerprint)
     resumed = resumable(spec, identity)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +59,7 @@ def _predictions(videos, scores=(0.9, 0.8, 0.7, 0.6), skip=(), move=None) -> lis
                 joints[move[1], 0] += move[2]
             if k not in skip:
                 score = np.full(HIEVE.num_joints, scores[k])
-                out.append(
-                    PosePrediction(frame.image_id, joints, score, scores[k], person.track_id)
-                )
+                out.append(PosePrediction(frame.image_id, joints, score, scores[k], person.track_id))
             k += 1
     return out
 
@@ -167,9 +168,7 @@ def test_synthetic_set_in_hieve_layout(synth_root, tmp_path):
         for fa, fb in zip(a.frames, b.frames, strict=True):
             assert fa.path == root / fb.file_name and fa.path.is_file()
             for pa, pb in zip(fa.people, fb.people, strict=True):
-                np.testing.assert_allclose(
-                    pa.joints, posetrack_to_hieve_joints(pb.joints), atol=0.006
-                )
+                np.testing.assert_allclose(pa.joints, posetrack_to_hieve_joints(pb.joints), atol=0.006)
 
 
 def test_chest_is_the_shoulders_midpoint():
@@ -317,3 +316,60 @@ def test_dataset_summary_reads_hieve(synth_root, tmp_path):
     some = next((root / "annotations" / "val").rglob("*.xml"))
     some.write_text(some.read_text().replace('"P-', '"P-1'))
     assert dataset_summary(root, (), loader="hieve")["fingerprint"] != ours["fingerprint"]
+
+
+COMMON = ("data=hieve", "mlflow.enabled=false", "train.num_workers=0")
+TINY_RUN = (
+    "model.tiny_width=8",
+    "model.head_dilations=[1,3]",
+    "train.epochs=1",
+    "train.steps_per_epoch=2",
+    "train.batch_size=4",
+    "train.progress=false",
+    "train.clip.input_size=[48,64]",
+)
+
+
+def _entry(script: str, tmp: Path, root: Path, *extra: str) -> subprocess.CompletedProcess:
+    paths = {"metrics_dir": "metrics", "plots_dir": "plots", "train_dir": "ckpt", "eval_dir": "eval"}
+    cmd = [sys.executable, f"experiments/{script}.py", *COMMON, f"data.root={root}"]
+    cmd += [f"{key}={tmp / folder}" for key, folder in paths.items()]
+    cmd += [f"report_dir={tmp / 'reports'}", f"hydra.run.dir={tmp / 'hydra' / script}", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_pipeline_prepares_trains_evaluates_and_reports_hieve_format(tmp_path):
+    """prepare -> train -> evaluate -> report on a tiny synthetic set in HiEve's layout."""
+    from tdmi.data.synth import main as synth_main
+
+    root = tmp_path / "HiEve"
+    args = "--videos 2 --val-videos 1 --frames 6 --width 128 --height 96 --workers 1 --format hieve"
+    synth_main(["--out", str(root), *args.split()])
+    out = _entry("prepare", tmp_path, root)
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "metrics" / "data.json").read_text())
+    assert data["dataset"] == "hieve" and data["val"]["videos"] == 1 and data["val"]["people"] > 0
+
+    out = _entry("train", tmp_path, root, *TINY_RUN)
+    assert out.returncode == 0, out.stderr
+    trained = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    assert trained["best_epoch"] == 1 and 0 <= trained["best_mAP"] <= 100
+
+    out = _entry("evaluate", tmp_path, root, f"ckpt={tmp_path / 'ckpt' / 'best.pt'}")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads((tmp_path / "metrics" / "eval.json").read_text())
+    assert list(metrics["AP"]) == [*HIEVE.groups, "Mean"]
+    assert metrics["mAP"] == pytest.approx(trained["best_mAP"])
+    assert set(metrics["hieve"]) == set(challenge_metrics([], {}))
+    (video,) = load_dataset("hieve", root, "val")
+    (result,) = (tmp_path / "eval" / "predictions").iterdir()
+    assert json.loads(result.read_text())["categories"][0]["keypoints"] == list(HIEVE.names)
+    submission = json.loads((tmp_path / "eval" / "submission" / f"{video.name}.json").read_text())
+    assert len(submission["annolist"]) == len(video.frames)
+
+    out = _entry("report", tmp_path, root)
+    assert out.returncode == 0, out.stderr
+    report = (tmp_path / "reports" / "per_joint.md").read_text()
+    assert "on hieve" in report and f"{metrics['AP']['Mean']:.1f}" in report

@@ -19,10 +19,12 @@ from torch.utils.data import DataLoader
 
 from tdmi.data.clips import PoseTrackClips
 from tdmi.data.datasets import load_dataset
+from tdmi.data.joints import joint_set
 from tdmi.data.posetrack import load_detections
 from tdmi.engine.checkpoint import model_from_checkpoint
 from tdmi.engine.predict import evaluate, predict
 from tdmi.engine.train import autocast_for, resolve_device
+from tdmi.eval.hieve import write_submission
 from tdmi.eval.posetrack import print_table
 from tdmi.eval.results import write_metrics_json, write_posetrack_results
 from tdmi.utils.config import require
@@ -78,22 +80,26 @@ def evaluate_checkpoint(spec: EvaluationSpec, show: bool = True) -> dict[str, fl
         clip_cfg.det_score_threshold = float(spec.det_score_threshold)
     videos = load_dataset(spec.dataset, spec.data_root, "val")
     detections = load_detections(spec.detections, videos) if spec.detections else None
-    clips = PoseTrackClips(videos, clip_cfg, detections=detections)
+    clips = PoseTrackClips(videos, clip_cfg, detections=detections, joints=joint_set(spec.dataset))
     loader = DataLoader(clips, batch_size=spec.batch_size, num_workers=spec.num_workers)
     predictions = list(predict(model, loader, device, spec.flip_test, autocast_for(device, spec.amp)).values())
     metrics, table = evaluate(videos, predictions)
 
     oks = {k.removeprefix("oks/"): v for k, v in metrics.items() if k.startswith("oks/")}
+    hieve = {k.removeprefix("hieve/"): v for k, v in metrics.items() if k.startswith("hieve/")}
     write_metrics_json({"mAP": metrics["mAP"], "AP": table.columns(), "oks": oks,
                         "checkpoint": relative_to_root(spec.ckpt, spec.root),
                         "epoch": ckpt.get("progress", {}).get("epoch"), "boxes": spec.boxes,
-                        "flip_test": spec.flip_test, "clips": len(clips)}, spec.metrics_file)
+                        "flip_test": spec.flip_test, "clips": len(clips), **({"hieve": hieve} if hieve else {})},
+                       spec.metrics_file)
     write_csv_rows([{"joint": joint, "ap": ap} for joint, ap in table.columns().items() if joint != "Mean"],
                    spec.plot_file)
     out = spec.eval_dir / "predictions"
     for stale in out.glob("*.json"):  # files of videos an earlier evaluation had
         stale.unlink()
     write_posetrack_results(predictions, videos, out)
+    if spec.dataset == "hieve":  # the evaluation server's files: one JSON per sequence
+        write_submission(predictions, videos, spec.eval_dir / "submission")
     if show:
         print_table(table, f"PoseTrack AP: {spec.ckpt.name}, {spec.boxes} boxes, {len(clips)} clips")
         rprint("COCO OKS: " + ", ".join(f"{k} {v:.3f}" for k, v in oks.items()))

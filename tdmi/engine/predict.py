@@ -19,10 +19,12 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from tdmi.data.clips import PoseTrackClips, normalize_clips
-from tdmi.data.posetrack import Video
+from tdmi.data.joints import HIEVE
+from tdmi.data.posetrack import Video, iter_frames
 from tdmi.engine.train import EpochValidation, TrainConfig, rank_world
 from tdmi.eval.coco import coco_oks
 from tdmi.eval.decode import decode_heatmaps, flip_average, person_scores
+from tdmi.eval.hieve import evaluate_hieve
 from tdmi.eval.posetrack import PoseTrackAP, evaluate_posetrack
 from tdmi.eval.results import (
     PosePrediction,
@@ -61,7 +63,10 @@ def predict(
 
 
 def evaluate(videos: Sequence[Video], predictions: Iterable[PosePrediction]) -> tuple[dict[str, float], PoseTrackAP]:
-    """Flat metrics {"mAP", "AP/<column>", "oks/<stat>"} (AP in percent, OKS as fractions) + the table."""
+    """Flat metrics {"mAP", "AP/<column>", "oks/<stat>"} (AP in percent, OKS as fractions) + the table.
+    HiEve's 14 joints: tdmi.eval.hieve's metrics, the same keys plus "hieve/<w_AP@...|AP@...>"."""
+    if next((len(p.joints) for f in iter_frames(videos) for p in f.people), None) == HIEVE.num_joints:
+        return evaluate_hieve(videos, predictions)
     by_image = group_by_image(predictions)
     table = evaluate_posetrack(videos, by_image)
     metrics = {"mAP": table.columns()["Mean"]}

@@ -28,6 +28,8 @@ HEADLINE = ("PoseTrack2017", "TDMI-ST", "HRNet-W48")  # dataset, method, its sin
 def subset_columns(data_root: Path, loader: str, predictions: Path) -> dict[str, dict[str, float]]:
     """Per subset ("degraded", "clean"), PoseTrack AP per column of the val predictions in the
     folder ``predictions``; empty when the data has no degraded masks."""
+    if loader != "posetrack":  # the masks travel only in PoseTrack-layout files (tdmi.data.synth)
+        return {}
     degraded = read_degraded(data_root / "annotations" / "val")
     if not degraded:
         return {}
