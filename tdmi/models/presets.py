@@ -10,9 +10,12 @@ sweep tunes it). T = 3 (FIG's window) instead of 5: `model.num_frames=3` with
 `train.clip.offsets=[-1,0,1]`, on any preset.
 
 `tdmi_bounds` weights (`BOUNDS_WEIGHTS`): set so that each group's gradient into the model's
-trainable parameters is about a tenth of the heatmap loss's at the start of training, measured
-with the loss's own grad_ratio diagnostics on default synthetic clips (tiny backbone, 128x96,
-batch 16, grad_to "tde"); the numbers are in the module's report (issue 11's note).
+trainable parameters is a tenth of the heatmap loss's at the start of training. Measured on one
+batch of 16 default-knob synthetic clips (tiny backbone, 128x96, fresh model, MI weight 1,
+mi_grad_to "rdm", the default), group gradient norm / heatmap gradient norm: motion 12.2,
+multi-modal 0.71, regularisation 0.71, hence 0.1 / ratio = 8e-3, 0.14, 0.14 (under "tde": 243,
+51, 51; under "all": 243, 53, 589; so a run that changes mi_grad_to should rescale). The
+estimators fit alone for `mi_warmup` = 20 steps, then the MI weight ramps up over 60 steps.
 
 The presets exist once, here: `python -m tdmi.models.presets experiments/conf/model` writes the
 Hydra group (one YAML per preset plus `_base.yaml` with every field's default) and
@@ -31,7 +34,7 @@ from tdmi.losses import MI_TERMS, LossConfig
 from tdmi.models.tdmi import ModelConfig
 
 DEFAULT_STAGES = 3
-BOUNDS_WEIGHTS = {"mi_motion": 4e-4, "mi_multimodal": 2e-3, "mi_regularisation": 2e-3}
+BOUNDS_WEIGHTS = {"mi_motion": 8e-3, "mi_multimodal": 0.14, "mi_regularisation": 0.14}
 _NO_MI = dict.fromkeys(MI_TERMS, 0.0)
 _NONE = {"temporal": "none", "tde_stages": 0, "use_rdm": False}  # tde_stages 0: no TDE
 _TDE = {"temporal": "tde", "tde_stages": DEFAULT_STAGES, "use_rdm": False}
@@ -49,8 +52,8 @@ PRESETS: dict[str, dict] = {
         **_RDM,
         **BOUNDS_WEIGHTS,
         "mi_estimator": "bounds",
-        "mi_warmup": 50,
-        "mi_ramp": 200,
+        "mi_warmup": 20,
+        "mi_ramp": 60,
     },
 }
 ABLATION_ORDER: list[str] = list(PRESETS)
