@@ -4,6 +4,10 @@ predicts what it predicts before its first step, and the frozen tensors never mo
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -121,3 +125,43 @@ def test_single_frame_on_its_own_checkpoint_keeps_its_head_learning(
     assert init_single_frame(model, spec)["frozen"] == "backbone"
     assert all(p.requires_grad for p in model.head.parameters())
     assert not any(p.requires_grad for p in model.backbone.parameters())
+
+
+def test_a_pose_networks_own_names_load_into_the_backbone_and_its_head_learns(
+    synth_root: Path, tmp_path: Path, single_frame: Path
+) -> None:
+    """A pose HRNet's checkpoint has no "backbone." prefix and no head of ours: the backbone loads
+    and freezes, the head stays trainable."""
+    state = load_checkpoint(single_frame)["model"]
+    plain = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
+    torch.save({"state_dict": {f"module.{k}": v for k, v in plain.items()}}, tmp_path / "pose.pth")
+    spec = _spec(tmp_path, synth_root, "t", f"model.init_from={tmp_path / 'pose.pth'}", "train.freeze_backbone=true")
+    model = build_model(spec.model)
+    tags = init_single_frame(model, spec)
+    assert tags["frozen"] == "backbone" and int(tags["init_loaded"]) == len(plain)
+    assert all(torch.equal(model.state_dict()[f"backbone.{k}"], v) for k, v in plain.items())
+    assert all(p.requires_grad for p in model.head.parameters())
+
+
+def test_pretrain_is_skipped_for_a_given_network_and_refuses_a_missing_one(tmp_path: Path, single_frame: Path) -> None:
+    def pretrain(checkpoint: Path) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(REPO / "experiments" / "pretrain.py"), f"pretrain.checkpoint={checkpoint}",
+               f"pretrain.train_dir={tmp_path / 'pre'}", f"metrics_dir={tmp_path / 'm'}", "mlflow.enabled=false",
+               f"hydra.run.dir={tmp_path / 'h'}", "hydra.output_subdir=null"]  # fmt: skip
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
+
+    missing = pretrain(tmp_path / "absent.pth")
+    assert (
+        missing.returncode == 2
+        and "error: pretrain.checkpoint=" in missing.stderr
+        and "does not exist" in missing.stderr
+    )
+    assert not (tmp_path / "m").exists()
+    given = pretrain(single_frame)
+    assert given.returncode == 0, given.stderr[-2000:]
+    assert json.loads((tmp_path / "m" / "pretrain.json").read_text()) == {
+        "skipped": True,
+        "checkpoint": str(single_frame),
+    }
+    assert (tmp_path / "pre" / "SKIPPED").is_file() and not (tmp_path / "pre" / "best.pt").exists()
