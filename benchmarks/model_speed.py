@@ -30,8 +30,7 @@ SCALES = {"tiny": ("tiny", (96, 128), 8), "w48": ("hrnet_w48", (384, 288), 1)}
 BUDGET = 6.0  # TDMI / single-frame forward FLOPs at W48, 384x288, T = 5 (issue 11)
 
 
-def measure(preset: str, backbone: str, size: tuple[int, int], batch: int, frames: int,
-            iters: int) -> dict:
+def measure(preset: str, backbone: str, size: tuple[int, int], batch: int, frames: int, iters: int) -> dict:
     """One row: parameters and forward FLOPs on the meta device (shapes only, no arithmetic),
     then, unless `iters` is 0, `iters` timed CPU forward passes after one warm-up."""
     cfg = preset_configs(preset, backbone=backbone, num_frames=frames)[0]
@@ -63,12 +62,15 @@ def measure(preset: str, backbone: str, size: tuple[int, int], batch: int, frame
 def report(rows: list[dict], title: str) -> None:
     base = next(r for r in rows if r["preset"] == SINGLE_FRAME)
     print(f"\n{title}")
-    print(f"{'preset':<18} {'params M':>9} {'trains M':>9} {'GFLOP fwd':>10} {'x single':>9} "
-          f"{'clips/s':>8} {'time x':>7}")
+    print(
+        f"{'preset':<18} {'params M':>9} {'trains M':>9} {'GFLOP fwd':>10} {'x single':>9} {'clips/s':>8} {'time x':>7}"
+    )
     for r in rows:
-        print(f"{r['preset']:<18} {r['params_M']:>9.2f} {r['train_M']:>9.2f} {r['gflops']:>10.2f} "
-              f"{r['gflops'] / base['gflops']:>9.2f} {r['clips_s']:>8.2f} "
-              f"{base['clips_s'] / r['clips_s']:>7.2f}")
+        print(
+            f"{r['preset']:<18} {r['params_M']:>9.2f} {r['train_M']:>9.2f} {r['gflops']:>10.2f} "
+            f"{r['gflops'] / base['gflops']:>9.2f} {r['clips_s']:>8.2f} "
+            f"{base['clips_s'] / r['clips_s']:>7.2f}"
+        )
 
 
 def main() -> None:
@@ -82,8 +84,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     presets = list(dict.fromkeys([SINGLE_FRAME, *args.presets]))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, T = {args.frames}, "
-          "forward only (eval, no_grad); ratios to single_frame in the same run")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, T = {args.frames}, "
+        "forward only (eval, no_grad); ratios to single_frame in the same run"
+    )
     for scale in args.scales:
         backbone, size, batch = SCALES[scale]
         rows = [measure(p, backbone, size, batch, args.frames, args.iters) for p in presets]

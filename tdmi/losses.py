@@ -252,9 +252,7 @@ class TDMILoss(nn.Module):
         base = max(norm(heatmap), 1e-12)
         self.ratios = {f"grad_ratio/{k}": norm(v) / base for k, v in contributions.items()}
 
-    def forward(
-        self, outputs: dict[str, Tensor], target: Tensor, target_weight: Tensor
-    ) -> dict[str, Tensor]:
+    def forward(self, outputs: dict[str, Tensor], target: Tensor, target_weight: Tensor) -> dict[str, Tensor]:
         cfg = self.cfg
         weight = target_weight if cfg.use_target_weight else None
         terms = {"heatmap": heatmap_mse(outputs["heatmaps"], target, weight)}
@@ -288,8 +286,7 @@ class TDMILoss(nn.Module):
 def build_loss(cfg: LossConfig, model: nn.Module) -> TDMILoss:
     """TDMILoss wired to `model`: output widths, the head's readout, the RDM, its parameters."""
     c, m = model.key_channels, model.motion_channels
-    dims = {"motion": m, "useful": m, "noisy": m, "appearance": c, "fused": c,
-            "heatmaps": model.cfg.num_joints}
+    dims = {"motion": m, "useful": m, "noisy": m, "appearance": c, "fused": c, "heatmaps": model.cfg.num_joints}
     return TDMILoss(
         cfg,
         dims,

@@ -88,7 +88,5 @@ def test_module_starts_as_half_gain_conv():
     torch.manual_seed(0)
     layer = DeformConv2d(4, 5, dilation=2, backend="torch")
     x = torch.randn(2, 4, 8, 6)
-    ref = 0.5 * F.conv2d(x, layer.weight, None, padding=2, dilation=2) + layer.bias.view(
-        1, -1, 1, 1
-    )
+    ref = 0.5 * F.conv2d(x, layer.weight, None, padding=2, dilation=2) + layer.bias.view(1, -1, 1, 1)
     torch.testing.assert_close(layer(x), ref, atol=1e-5, rtol=1e-5)

@@ -21,8 +21,9 @@ exec(re.search(r"```python\n(.*?)```", SECTION, re.S).group(1))  # registers "fr
 
 
 def test_readme_module_builds_and_takes_a_training_step():
-    model_cfg, loss_cfg = preset_configs("tde3", temporal="frame_diff", temporal_args={"channels": 8},
-                                         tiny_width=8, head_dilations=(1,))
+    model_cfg, loss_cfg = preset_configs(
+        "tde3", temporal="frame_diff", temporal_args={"channels": 8}, tiny_width=8, head_dilations=(1,)
+    )
     assert preset_name(model_cfg, loss_cfg, declared="tde3") == "tde3+custom"
     torch.manual_seed(0)
     model = build_model(model_cfg)
@@ -41,11 +42,17 @@ def test_readme_module_builds_and_takes_a_training_step():
 
 def test_config_names_a_module_by_import_path():
     with initialize_config_dir(str(REPO / "experiments" / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["model=tde3", f"model.temporal={__name__}:frame_diff",
-                                           "+model.temporal_args.channels=4", "model.tiny_width=8"])
+        cfg = compose(
+            "config",
+            overrides=[
+                "model=tde3",
+                f"model.temporal={__name__}:frame_diff",
+                "+model.temporal_args.channels=4",
+                "model.tiny_width=8",
+            ],
+        )
     fields = OmegaConf.to_container(cfg.model)
-    fields = {k: v for k, v in fields.items() if k in ("preset", "temporal", "temporal_args",
-                                                       "tiny_width")}
+    fields = {k: v for k, v in fields.items() if k in ("preset", "temporal", "temporal_args", "tiny_width")}
     model = build_model(preset_configs(fields.pop("preset"), **fields)[0])
     assert model.temporal.out_channels == 4
     with pytest.raises(ValueError, match=r"model.temporal: cannot import 'no_such_lab'"):
@@ -58,8 +65,7 @@ def test_a_second_module_under_one_name_is_refused():
 
 
 def test_mi_terms_fail_clearly_on_a_module_without_useful_motion():
-    model = build_model(preset_configs("tdmi", temporal="frame_diff", tiny_width=8,
-                                       head_dilations=(1,))[0])
+    model = build_model(preset_configs("tdmi", temporal="frame_diff", tiny_width=8, head_dilations=(1,))[0])
     loss = build_loss(preset_configs("tdmi")[1], model)
     with pytest.raises(ValueError, match=r"need model outputs \['noisy', 'useful'\]"):
         loss(model(torch.randn(2, 5, 3, 64, 48)), torch.rand(2, 17, 16, 12), torch.ones(2, 17))

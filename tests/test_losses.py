@@ -8,8 +8,15 @@ from tdmi.losses import LossConfig, build_loss
 from tdmi.models import build_model
 from tdmi.models.presets import preset_configs
 
-SMALL = {"tiny_width": 16, "head_dilations": (1,), "mi_hidden": 16, "mi_dim": 8,
-         "tde_blocks": (1, 1, 1, 1), "agg_blocks": 1, "grad_ratio_every": 0}
+SMALL = {
+    "tiny_width": 16,
+    "head_dilations": (1,),
+    "mi_hidden": 16,
+    "mi_dim": 8,
+    "tde_blocks": (1, 1, 1, 1),
+    "agg_blocks": 1,
+    "grad_ratio_every": 0,
+}
 REACHABLE = {  # model parts an MI gradient may reach, by mi_grad_to (backbone and head frozen)
     "rdm": ("temporal.rdm.",),
     "tde": ("temporal.",),
@@ -24,8 +31,7 @@ def _setup(preset: str, **overrides):
     with torch.no_grad():  # leave the zero start, so gradients pass the aggregation
         model.aggregate.zero.weight.normal_(std=0.1)
     g = torch.Generator().manual_seed(0)
-    batch = (torch.randn(4, 5, 3, 64, 48, generator=g), torch.rand(4, 17, 16, 12, generator=g),
-             torch.ones(4, 17))
+    batch = (torch.randn(4, 5, 3, 64, 48, generator=g), torch.rand(4, 17, 16, 12, generator=g), torch.ones(4, 17))
     return model, build_loss(loss_cfg, model), batch
 
 
@@ -56,8 +62,12 @@ def test_estimators_learn_only_from_their_own_objectives():
         torch.manual_seed(1)  # the same pixel samples in both runs
         terms = loss_fn(model(clip), target, weight)
         terms["total"].backward()
-        grads.append(({k: p.grad.clone() for k, p in loss_fn.named_parameters()},
-                      model.temporal.rdm.useful[2].weight.grad.clone()))
+        grads.append(
+            (
+                {k: p.grad.clone() for k, p in loss_fn.named_parameters()},
+                model.temporal.rdm.useful[2].weight.grad.clone(),
+            )
+        )
     (est_small, rdm_small), (est_big, rdm_big) = grads
     assert est_small.keys() == est_big.keys() and len(est_small) > 0
     assert all(torch.allclose(est_small[k], est_big[k]) for k in est_small)
@@ -67,9 +77,7 @@ def test_estimators_learn_only_from_their_own_objectives():
 def test_diagnostics_are_logged_and_stay_out_of_the_total():
     totals = []
     for every in (0, 1):
-        model, loss_fn, (clip, target, weight) = _setup(
-            "tdmi_bounds", mi_warmup=0, grad_ratio_every=every
-        )
+        model, loss_fn, (clip, target, weight) = _setup("tdmi_bounds", mi_warmup=0, grad_ratio_every=every)
         torch.manual_seed(1)
         terms = loss_fn(model(clip), target, weight)
         totals.append(terms["total"].item())
@@ -78,8 +86,11 @@ def test_diagnostics_are_logged_and_stay_out_of_the_total():
     assert ratios["grad_ratio/mi_motion/useful_noisy"] > 0  # a live term reaches the model
     assert ratios["grad_ratio/mi_multimodal/appearance_fused"] == 0  # both sides detached (tde)
     assert {k for k in terms if k.startswith("negative/")} == {
-        "negative/useful_noisy", "negative/useful_appearance", "negative/useful_heatmaps",
-        "negative/appearance_heatmaps"}
+        "negative/useful_noisy",
+        "negative/useful_appearance",
+        "negative/useful_heatmaps",
+        "negative/appearance_heatmaps",
+    }
     assert all(not v.requires_grad for k, v in terms.items() if k not in ("total", "heatmap"))
     assert totals[0] == pytest.approx(totals[1], rel=1e-6)
 

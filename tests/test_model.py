@@ -11,8 +11,7 @@ from tdmi.models.backbone import build_backbone
 from tdmi.models.presets import ABLATION_ORDER, preset_configs
 
 H, W = 64, 48  # input; heatmaps are 16 x 12
-SMALL = {"tiny_width": 16, "head_dilations": (1, 3), "mi_hidden": 16, "mi_dim": 8,
-         "grad_ratio_every": 0}
+SMALL = {"tiny_width": 16, "head_dilations": (1, 3), "mi_hidden": 16, "mi_dim": 8, "grad_ratio_every": 0}
 COMPACT = {"tde_stages": 2, "tde_blocks": (1, 1, 1, 1), "agg_blocks": 1, "head_dilations": (1,)}
 
 
@@ -56,9 +55,7 @@ def test_preset_shapes_and_gradients(name, t):
     noisy_unused = "noisy" in out and not lcfg.mi_motion
     no_grad = {k for k, p in model.named_parameters() if p.grad is None}
     assert no_grad == (
-        {k for k, _ in model.named_parameters() if k.startswith("temporal.rdm.noisy.")}
-        if noisy_unused
-        else set()
+        {k for k, _ in model.named_parameters() if k.startswith("temporal.rdm.noisy.")} if noisy_unused else set()
     )
 
 

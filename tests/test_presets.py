@@ -49,8 +49,9 @@ def test_model_group_files_are_generated_from_presets():
 
 def test_generator_command_writes_the_group(tmp_path):
     (tmp_path / "baseline.yaml").write_text("stale: true\n")
-    subprocess.run([sys.executable, "-m", "tdmi.models.presets", str(tmp_path)], check=True,
-                   cwd=REPO, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "tdmi.models.presets", str(tmp_path)], check=True, cwd=REPO, capture_output=True
+    )
     assert {p.name: p.read_text() for p in tmp_path.glob("*.yaml")} == hydra_files()
 
 
@@ -69,8 +70,10 @@ def test_preset_name_tells_overrides_apart_from_scale():
     assert preset_name(*preset_configs("tdmi", backbone="hrnet_w48", tiny_width=8)) == "tdmi"
     assert preset_name(*preset_configs("tdmi", use_rdm=False), declared="tdmi") == "tdmi+custom"
     assert preset_name(*preset_configs("tdmi", mi_grad_to="all"), declared="tdmi") == "tdmi+custom"
-    assert preset_name(*preset_configs("tdmi", use_rdm=False, **dict.fromkeys(MI_TERMS, 0.0)),
-                       declared="tdmi") == "tdmi+custom"
+    assert (
+        preset_name(*preset_configs("tdmi", use_rdm=False, **dict.fromkeys(MI_TERMS, 0.0)), declared="tdmi")
+        == "tdmi+custom"
+    )
     # Undeclared: found by value; an override that makes it another row names that row.
     assert preset_name(*preset_configs("rdm", use_rdm=False)) == "tde3"
     assert preset_name(*preset_configs("rdm", tde_stages=2)) == "custom"
@@ -78,8 +81,19 @@ def test_preset_name_tells_overrides_apart_from_scale():
 
 def test_rows_the_issue_names():
     assert ABLATION_ORDER[0] == SINGLE_FRAME
-    assert {"single_frame", "align", "tde1", "tde2", "tde3", "tde4", "rdm", "static", "tdmi",
-            "tdmi_bounds", *MI_TERMS} == set(PRESETS)
+    assert {
+        "single_frame",
+        "align",
+        "tde1",
+        "tde2",
+        "tde3",
+        "tde4",
+        "rdm",
+        "static",
+        "tdmi",
+        "tdmi_bounds",
+        *MI_TERMS,
+    } == set(PRESETS)
     single, _ = preset_configs("single_frame")
     static, _ = preset_configs("static")
     assert single.temporal == "none" and static.temporal_input == "key_only"

@@ -39,8 +39,15 @@ class AppearanceAlignment(nn.Module):
         c = channels
 
         def dcn(guided: bool) -> DeformConv2d:
-            return DeformConv2d(c, c, 3, dilation=3, backend=backend, offset_groups=default_offset_groups(c),
-                                guide_channels=c if guided else None)
+            return DeformConv2d(
+                c,
+                c,
+                3,
+                dilation=3,
+                backend=backend,
+                offset_groups=default_offset_groups(c),
+                guide_channels=c if guided else None,
+            )
 
         self.support = res_blocks((num_frames - 1) * c, c, 2)
         self.combine = res_blocks(2 * c, c, 1)
@@ -75,9 +82,7 @@ class FeatureAggregation(nn.Module):
         super().__init__()
         if appearance not in APPEARANCES:
             raise ValueError(f"model.appearance must be one of {APPEARANCES}, got {appearance!r}")
-        self.align = (
-            AppearanceAlignment(channels, num_frames, backend) if appearance == "aligned" else None
-        )
+        self.align = AppearanceAlignment(channels, num_frames, backend) if appearance == "aligned" else None
         self.mix = res_blocks(channels + motion_channels, channels, blocks)
         self.zero = nn.Conv2d(channels, channels, 1)
         nn.init.zeros_(self.zero.weight)

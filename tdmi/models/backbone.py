@@ -35,9 +35,7 @@ log = logging.getLogger(__name__)
 BN_MOMENTUM = 0.1
 
 
-def _conv_bn(
-    cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1
-) -> list[nn.Module]:
+def _conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1) -> list[nn.Module]:
     pad = dilation * (k // 2)
     return [
         nn.Conv2d(cin, cout, k, stride, pad, dilation=dilation, bias=False),
@@ -147,9 +145,7 @@ def _transition(prev: list[int], cur: list[int]) -> nn.ModuleList:
             layers.append(None if same else nn.Sequential(*_conv_bn(prev[i], c), nn.ReLU(True)))
         else:  # a new, lower branch from the lowest existing one
             steps = [
-                nn.Sequential(
-                    *_conv_bn(prev[-1], c if k == i - len(prev) else prev[-1], 3, 2), nn.ReLU(True)
-                )
+                nn.Sequential(*_conv_bn(prev[-1], c if k == i - len(prev) else prev[-1], 3, 2), nn.ReLU(True))
                 for k in range(i + 1 - len(prev))
             ]
             layers.append(nn.Sequential(*steps))
@@ -178,9 +174,7 @@ class HRNet(nn.Module):
                 f"stage{s}",
                 nn.Sequential(
                     *(
-                        HighResolutionModule(
-                            cur, 4, multi_scale_output=not (last and m == modules - 1)
-                        )
+                        HighResolutionModule(cur, 4, multi_scale_output=not (last and m == modules - 1))
                         for m in range(modules)
                     )
                 ),
@@ -217,8 +211,7 @@ class TinyBackbone(nn.Module):
             nn.ReLU(True),
         )
         self.stages = nn.ModuleList(
-            nn.Sequential(*(BasicBlock(width, width, dilation=2**s) for _ in range(blocks)))
-            for s in range(3)
+            nn.Sequential(*(BasicBlock(width, width, dilation=2**s) for _ in range(blocks))) for s in range(3)
         )
         self.stage_channels = [width] * 4
 
@@ -272,9 +265,7 @@ def read_state_dict(path: str) -> dict[str, Tensor]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def load_matching(
-    module: nn.Module, state: dict[str, Tensor], keys: set[str] | None = None
-) -> LoadReport:
+def load_matching(module: nn.Module, state: dict[str, Tensor], keys: set[str] | None = None) -> LoadReport:
     """Load the tensors of `state` whose name and shape match `module`'s (restricted to `keys`).
 
     Tensors whose shape differs are reported as unexpected instead of failing the load; `missing`

@@ -31,9 +31,7 @@ STAGE_BLOCKS = (3, 3, 3, 2)
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
-    )
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class TemporalDifferenceEncoder(nn.Module):
@@ -64,13 +62,10 @@ class TemporalDifferenceEncoder(nn.Module):
         self.encode = nn.ModuleList(res_blocks((num_frames - 1) * c, c, blocks[j]) for j in self.used)
         self.guide = nn.ModuleList(res_blocks(2 * c, c, 1) for _ in self.used)
         self.dcn = nn.ModuleList(
-            DeformConv2d(c, c, 3, backend=backend, guide_channels=c, offset_groups=groups,
-                         offset_dilation=3)
+            DeformConv2d(c, c, 3, backend=backend, guide_channels=c, offset_groups=groups, offset_dilation=3)
             for _ in self.used
         )
-        self.smooth = nn.ModuleList(
-            conv_bn_relu(c, c) if s == 0 else res_blocks(c, c, 1) for s in range(stages)
-        )
+        self.smooth = nn.ModuleList(conv_bn_relu(c, c) if s == 0 else res_blocks(c, c, 1) for s in range(stages))
 
     def forward(self, feats: list[Tensor]) -> Tensor:
         """feats: per backbone stage, (B, T, C, h, w), frames in temporal order."""

@@ -80,9 +80,7 @@ class ModelConfig:
         self.head_dilations = tuple(int(v) for v in self.head_dilations)
         self.temporal_args = dict(self.temporal_args)
         if self.temporal_input not in TEMPORAL_INPUTS:
-            raise ValueError(
-                f"model.temporal_input must be one of {TEMPORAL_INPUTS}, got {self.temporal_input!r}"
-            )
+            raise ValueError(f"model.temporal_input must be one of {TEMPORAL_INPUTS}, got {self.temporal_input!r}")
 
 
 class PoseHead(nn.Module):
@@ -90,9 +88,7 @@ class PoseHead(nn.Module):
 
     def __init__(self, channels: int, num_joints: int, dilations: Sequence[int], backend: str):
         super().__init__()
-        self.branches = nn.ModuleList(
-            DeformConv2d(channels, channels, dilation=d, backend=backend) for d in dilations
-        )
+        self.branches = nn.ModuleList(DeformConv2d(channels, channels, dilation=d, backend=backend) for d in dilations)
         self.act = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
         self.final = nn.Conv2d(channels, num_joints, 1)
         nn.init.normal_(self.final.weight, std=0.001)
@@ -137,7 +133,11 @@ class TDMI(nn.Module):
         self.aggregate = None
         if self.temporal is not None or cfg.appearance != "key":
             self.aggregate = FeatureAggregation(
-                c, self.motion_channels, cfg.num_frames, cfg.appearance, cfg.agg_blocks,
+                c,
+                self.motion_channels,
+                cfg.num_frames,
+                cfg.appearance,
+                cfg.agg_blocks,
                 cfg.deform_backend,
             )
         self.head = PoseHead(c, cfg.num_joints, cfg.head_dilations, cfg.deform_backend)
@@ -192,7 +192,10 @@ def load_single_frame(model: TDMI, source: str | dict[str, Tensor]) -> LoadRepor
     report = load_matching(model, state, keys)
     log.info(
         "single-frame weights: %d tensors loaded, %d missing (first: %s), %d unexpected",
-        len(report.loaded), len(report.missing), report.missing[:3], len(report.unexpected),
+        len(report.loaded),
+        len(report.missing),
+        report.missing[:3],
+        len(report.unexpected),
     )
     return report
 

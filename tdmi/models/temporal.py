@@ -36,9 +36,7 @@ class TDEMotion(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        self.tde = TemporalDifferenceEncoder(
-            stage_channels, num_frames, stages, tuple(blocks), offset_groups, backend
-        )
+        self.tde = TemporalDifferenceEncoder(stage_channels, num_frames, stages, tuple(blocks), offset_groups, backend)
         self.out_channels = self.tde.out_channels
         self.rdm = RepresentationDisentanglement(self.out_channels, rdm_hidden) if rdm else None
 

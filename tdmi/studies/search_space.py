@@ -61,7 +61,9 @@ def suggest(trial: optuna.Trial, space: Mapping[str, Mapping[str, Any]]) -> dict
         if spec.get("zero") and not trial.suggest_categorical(f"{key}:on", [True, False]):
             values[key] = 0.0
         elif spec["type"] == "int":
-            values[key] = trial.suggest_int(key, spec["low"], spec["high"], step=spec.get("step", 1), log=spec.get("log", False))
+            values[key] = trial.suggest_int(
+                key, spec["low"], spec["high"], step=spec.get("step", 1), log=spec.get("log", False)
+            )
         elif spec["type"] == "float":
             values[key] = trial.suggest_float(key, spec["low"], spec["high"], log=spec.get("log", False))
         else:
