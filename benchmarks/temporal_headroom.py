@@ -11,6 +11,10 @@ JSON copy of the table is written there as headroom.json.
 
     OMP_NUM_THREADS=1 python benchmarks/temporal_headroom.py [--epochs 3] [--work DIR] \\
         [Hydra overrides for every stage, e.g. data.synth.transient=0.4 train.batch_size=32]
+
+Measured on the default set (seed 0, 3 epochs, 2 shared CPU cores under load, 2026-11-25): val
+mAP 32.3 degraded vs 36.8 clean twin (gap 4.5); degraded joints 23.8 vs 37.2 (gap 13.4); clean
+joints 34.3 vs 34.9. 38.0% of val joints are degraded, 32.1% degraded but clean within +-2 frames.
 """
 
 from __future__ import annotations
