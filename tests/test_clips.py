@@ -85,7 +85,9 @@ def test_key_frame_is_the_frame_warped_and_joints_map_back(synth_root: Path) -> 
     np.testing.assert_array_equal(s["clip"][2].permute(1, 2, 0).numpy()[..., ::-1], expect)
     norm = normalize_clips(s["clip"][None])
     assert norm.shape == (1, 5, 3, 128, 96) and norm.dtype == torch.float32
-    np.testing.assert_allclose(norm[0, 2, :, 0, 0].numpy(), (expect[0, 0, ::-1] / 255 - IMAGENET_MEAN) / IMAGENET_STD, atol=1e-5)
+    np.testing.assert_allclose(
+        norm[0, 2, :, 0, 0].numpy(), (expect[0, 0, ::-1] / 255 - IMAGENET_MEAN) / IMAGENET_STD, atol=1e-5
+    )
     lab = person.joints[:, 2] > 0
     back = apply_affine(s["joints"][:, :2].numpy().astype(np.float64), s["inv_affine"].numpy().astype(np.float64))
     np.testing.assert_allclose(back[lab], person.joints[lab, :2], atol=1e-2)

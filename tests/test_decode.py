@@ -24,17 +24,13 @@ def _gaussian(centres: np.ndarray, h: int = 64, w: int = 48, sigma: float = 2.0)
 def test_subpixel_gaussian_peak(refine, tolerance):
     rng = np.random.default_rng(0)
     centres = rng.uniform([4, 4], [44, 60], (3, 17, 2))
-    coords, scores = decode_heatmaps(
-        _gaussian(centres), np.repeat(IDENTITY, 3, 0), (48, 64), refine=refine
-    )
+    coords, scores = decode_heatmaps(_gaussian(centres), np.repeat(IDENTITY, 3, 0), (48, 64), refine=refine)
     assert np.abs(coords - centres).max() < tolerance
     assert scores.shape == (3, 17) and np.all((scores > 0.7) & (scores <= 1))
 
 
 def test_quarter_offset_moves_towards_the_higher_neighbour():
-    coords, _ = decode_heatmaps(
-        _gaussian(np.array([[[20.3, 30.7]]])), IDENTITY, (48, 64), refine="quarter"
-    )
+    coords, _ = decode_heatmaps(_gaussian(np.array([[[20.3, 30.7]]])), IDENTITY, (48, 64), refine="quarter")
     np.testing.assert_allclose(coords[0, 0], [20.25, 30.75])
 
 

@@ -22,9 +22,7 @@ def videos():
 def test_sigmas_are_cocos_with_the_eyes_values_for_the_head_joints():
     assert POSETRACK_SIGMAS.shape == (len(JOINT_NAMES),)
     assert (
-        POSETRACK_SIGMAS[JOINT_NAMES.index("head_bottom")]
-        == POSETRACK_SIGMAS[JOINT_NAMES.index("head_top")]
-        == 0.025
+        POSETRACK_SIGMAS[JOINT_NAMES.index("head_bottom")] == POSETRACK_SIGMAS[JOINT_NAMES.index("head_top")] == 0.025
     )
 
 

@@ -34,7 +34,12 @@ from tdmi.data.posetrack import Detection, Frame, Video
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+_REDUCED = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
 
 
 @dataclass
@@ -61,7 +66,9 @@ class ClipConfig:
             raise ValueError(f"ClipConfig.offsets must contain 0 (the key frame), got {self.offsets}")
         w, h = self.input_size
         if w % self.heatmap_stride or h % self.heatmap_stride:
-            raise ValueError(f"ClipConfig.input_size {self.input_size} must be divisible by heatmap_stride {self.heatmap_stride}")
+            raise ValueError(
+                f"ClipConfig.input_size {self.input_size} must be divisible by heatmap_stride {self.heatmap_stride}"
+            )
 
     @property
     def heatmap_size(self) -> tuple[int, int]:
@@ -83,7 +90,9 @@ def box_to_center_scale(box: np.ndarray, aspect: float, pad: float) -> tuple[np.
     return center, np.array([w, h]) * pad
 
 
-def crop_affine(center: np.ndarray, size: np.ndarray, rotation: float, out_size: tuple[int, int], flip: bool = False) -> np.ndarray:
+def crop_affine(
+    center: np.ndarray, size: np.ndarray, rotation: float, out_size: tuple[int, int], flip: bool = False
+) -> np.ndarray:
     """2x3 affine from image pixels to crop pixels: the box ``size`` at ``center`` fills the output.
 
     Rotation is in degrees (counter-clockwise in the image); a flip mirrors the output horizontally.
@@ -108,7 +117,9 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(m.astype(np.float64))
 
 
-def gaussian_heatmaps(joints: np.ndarray, visible: np.ndarray, size: tuple[int, int], sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_heatmaps(
+    joints: np.ndarray, visible: np.ndarray, size: tuple[int, int], sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Unnormalised Gaussians centred at sub-pixel joint positions (heatmap pixels) + target weights."""
     w, h = size
     xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
@@ -183,12 +194,12 @@ class PoseTrackClips(Dataset):
             for pos, frame in enumerate(video.frames):
                 if not frame.is_labeled:
                     continue
-                for person in frame.people:
-                    if person.joints.shape[0] != joints.num_joints:
-                        raise ValueError(
-                            f"{frame.source or frame.path}: video {video.name} frame {frame.frame_index}: "
-                            f"a person has {person.joints.shape[0]} joints, the {joints.name} joint set {joints.num_joints}"
-                        )
+                counts = {len(person.joints) for person in frame.people} - {joints.num_joints}
+                if counts:
+                    raise ValueError(
+                        f"{frame.source or frame.path}: video {video.name} frame {frame.frame_index}: a person has "
+                        f"{counts.pop()} joints, the {joints.name} joint set {joints.num_joints}"
+                    )
                 if detections is None:
                     for k, person in enumerate(frame.people):
                         if np.any(person.joints[:, 2] > 0) and person.bbox[2] > 1 and person.bbox[3] > 1:
@@ -209,14 +220,24 @@ class PoseTrackClips(Dataset):
         if not self.train:
             return 1.0, 0.0, False
         c = self.cfg
-        scale = float(np.clip(rng.normal(1.0, c.scale_factor), 1 - 2 * c.scale_factor, 1 + 2 * c.scale_factor)) if c.scale_factor else 1.0
-        rot = float(np.clip(rng.normal(0.0, c.rotation), -2 * c.rotation, 2 * c.rotation)) if rng.random() < c.rotation_prob else 0.0
+        scale = (
+            float(np.clip(rng.normal(1.0, c.scale_factor), 1 - 2 * c.scale_factor, 1 + 2 * c.scale_factor))
+            if c.scale_factor
+            else 1.0
+        )
+        rot = (
+            float(np.clip(rng.normal(0.0, c.rotation), -2 * c.rotation, 2 * c.rotation))
+            if rng.random() < c.rotation_prob
+            else 0.0
+        )
         return scale, rot, bool(c.flip and rng.random() < 0.5)
 
     def __getitem__(self, index: int) -> dict:
         c, item = self.cfg, self.items[index]
         video = self.videos[item.video]
-        scale, rot, flip = self._augment(np.random.default_rng(torch.randint(0, 2**31, ()).item()) if self.train else None)
+        scale, rot, flip = self._augment(
+            np.random.default_rng(torch.randint(0, 2**31, ()).item()) if self.train else None
+        )
         center, size = box_to_center_scale(item.box, self.aspect, c.box_pad)
         m = crop_affine(center, size * scale, rot, c.input_size, flip)
         reduction = 1

@@ -89,14 +89,10 @@ def parse_keypoint(path: Path, where: str, value) -> tuple[float, float, float]:
     parts = str(value).split(",") if isinstance(value, str) else None
     if parts is None or len(parts) != 3:
         count = len(parts) if parts is not None else "not a string"
-        raise PoseTrackFormatError(
-            path, where, f"expected 'x,y,flag' (3 numbers), got {count}: {value!r}"
-        )
+        raise PoseTrackFormatError(path, where, f"expected 'x,y,flag' (3 numbers), got {count}: {value!r}")
     x, y, flag = (_number(path, where, p.strip()) for p in parts)
     if flag not in FLAG_TO_VISIBILITY:
-        raise PoseTrackFormatError(
-            path, where, f"flag must be one of -1, 0, 1, got {parts[2].strip()!r}"
-        )
+        raise PoseTrackFormatError(path, where, f"flag must be one of -1, 0, 1, got {parts[2].strip()!r}")
     v = FLAG_TO_VISIBILITY[int(flag)]
     return (x, y, v) if v > 0 else (0.0, 0.0, 0.0)
 
@@ -117,13 +113,10 @@ def parse_object(path: Path, where: str, obj: dict, ann_id: int) -> Person:
     if not isinstance(box, dict):
         raise PoseTrackFormatError(path, f"{where}.bndbox", "expected an object")
     x0, y0, x1, y1 = (
-        _number(path, f"{where}.bndbox.{k}", require_field(path, f"{where}.bndbox", box, k))
-        for k in BOX_KEYS
+        _number(path, f"{where}.bndbox.{k}", require_field(path, f"{where}.bndbox", box, k)) for k in BOX_KEYS
     )
     if x1 < x0 or y1 < y0:
-        raise PoseTrackFormatError(
-            path, f"{where}.bndbox", f"xmax/ymax below xmin/ymin: {[x0, y0, x1, y1]}"
-        )
+        raise PoseTrackFormatError(path, f"{where}.bndbox", f"xmax/ymax below xmin/ymin: {[x0, y0, x1, y1]}")
     unknown = sorted(set(box) - set(BOX_KEYS) - set(KEYPOINT_NAMES))
     if unknown:
         raise PoseTrackFormatError(
@@ -134,9 +127,7 @@ def parse_object(path: Path, where: str, obj: dict, ann_id: int) -> Person:
     joints = np.zeros((HIEVE.num_joints, 3))
     for j, name in enumerate(KEYPOINT_NAMES):
         if name in box and name in obj:
-            raise PoseTrackFormatError(
-                path, f"{where}.{name}", "given both in bndbox and in the object"
-            )
+            raise PoseTrackFormatError(path, f"{where}.{name}", "given both in bndbox and in the object")
         if name in box or name in obj:
             field = f"{where}.bndbox.{name}" if name in box else f"{where}.{name}"
             joints[j] = parse_keypoint(path, field, box[name] if name in box else obj[name])
@@ -149,34 +140,21 @@ def parse_object(path: Path, where: str, obj: dict, ann_id: int) -> Person:
     )
 
 
-def parse_frame(
-    data: dict, path: Path, image: Path, file_name: str, video: str, number: int
-) -> Frame:
+def parse_frame(data: dict, path: Path, image: Path, file_name: str, video: str, number: int) -> Frame:
     """One per-frame annotation document -> a labelled frame; ``image`` is the frame's file."""
     if not path.stem.isdigit():
         raise PoseTrackFormatError(path, "file name", "expected the frame number, e.g. 000000.xml")
     index = int(path.stem)
     if index >= 10000:
-        raise PoseTrackFormatError(
-            path, "file name", f"frame {index}: PoseTrack frame ids hold 4 digits"
-        )
+        raise PoseTrackFormatError(path, "file name", f"frame {index}: PoseTrack frame ids hold 4 digits")
     ann = require_field(path, "top level", data, "annotation")
     size = require_field(path, "annotation", ann, "size")
-    width = _number(
-        path, "annotation.size.width", require_field(path, "annotation.size", size, "width")
-    )
-    height = _number(
-        path, "annotation.size.height", require_field(path, "annotation.size", size, "height")
-    )
+    width = _number(path, "annotation.size.width", require_field(path, "annotation.size", size, "width"))
+    height = _number(path, "annotation.size.height", require_field(path, "annotation.size", size, "height"))
     objects = ann.get("object") or []
-    objects = (
-        [objects] if isinstance(objects, dict) else objects
-    )  # XML-to-JSON makes a lone child a dict
+    objects = [objects] if isinstance(objects, dict) else objects  # XML-to-JSON makes a lone child a dict
     image_id = make_frame_id(number, index)
-    people = [
-        parse_object(path, f"annotation.object[{k}]", obj, image_id * 100 + k)
-        for k, obj in enumerate(objects)
-    ]
+    people = [parse_object(path, f"annotation.object[{k}]", obj, image_id * 100 + k) for k, obj in enumerate(objects)]
     return Frame(
         image_id=image_id,
         video=video,
@@ -202,23 +180,17 @@ def load_hieve(
         raise PoseTrackFormatError(annotations, "folder", "does not exist")
     folders = sorted(p for p in annotations.iterdir() if p.is_dir())
     if not folders:
-        raise PoseTrackFormatError(
-            annotations, "folder", "holds no video folders of per-frame annotation files"
-        )
+        raise PoseTrackFormatError(annotations, "folder", "holds no video folders of per-frame annotation files")
     videos = []
     for number, folder in enumerate(folders, start=1):
         files = sorted(folder.glob(f"*{ANNOTATION_SUFFIX}"))
         if not files:
-            raise PoseTrackFormatError(
-                folder, "folder", f"holds no *{ANNOTATION_SUFFIX} annotation files"
-            )
+            raise PoseTrackFormatError(folder, "folder", f"holds no *{ANNOTATION_SUFFIX} annotation files")
         frames = []
         for file in files:
             data = read_json(file)
             if not isinstance(data, dict):
-                raise PoseTrackFormatError(
-                    file, "top level", "expected an object with 'annotation'"
-                )
+                raise PoseTrackFormatError(file, "top level", "expected an object with 'annotation'")
             file_name = f"{image_folder}/{annotations.name}/{folder.name}/{file.stem}{image_ext}"
             frames.append(parse_frame(data, file, root / file_name, file_name, folder.name, number))
         frames.sort(key=lambda f: f.frame_index)
@@ -343,21 +315,15 @@ def convert(src: str | Path, out: str | Path, root: str | Path | None = None) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tdmi.data.hieve", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m tdmi.data.hieve", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--src",
         required=True,
         type=Path,
         help="one split's annotations: <root>/annotations/<split>",
     )
-    parser.add_argument(
-        "--out", required=True, type=Path, help="folder for the PoseTrack18-format files"
-    )
-    parser.add_argument(
-        "--root", type=Path, help="the release root the frames' file names are relative to"
-    )
+    parser.add_argument("--out", required=True, type=Path, help="folder for the PoseTrack18-format files")
+    parser.add_argument("--root", type=Path, help="the release root the frames' file names are relative to")
     args = parser.parse_args(argv)
     try:
         files = convert(args.src, args.out, args.root)

@@ -56,10 +56,7 @@ POSETRACK_SIGMAS = np.array(
 )
 CHEST_SIGMA = 0.079  # CrowdPose's neck (see the module docstring)
 HIEVE_SIGMAS = np.array(
-    [
-        CHEST_SIGMA if n == "chest" else POSETRACK_SIGMAS[POSETRACK.names.index(n)]
-        for n in HIEVE.names
-    ]
+    [CHEST_SIGMA if n == "chest" else POSETRACK_SIGMAS[POSETRACK.names.index(n)] for n in HIEVE.names]
 )
 SIGMAS: dict[str, np.ndarray] = {POSETRACK.name: POSETRACK_SIGMAS, HIEVE.name: HIEVE_SIGMAS}
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -102,9 +99,7 @@ def _coco_results(frames: list, predictions: Mapping[int, Sequence[PosePredictio
             present &= ~inside_ignore_regions(np.nan_to_num(joints), frame.ignore_regions)
             if not present.any():
                 continue
-            triplets = np.column_stack(
-                [np.nan_to_num(joints), np.asarray(p.joint_scores, dtype=np.float64)]
-            )
+            triplets = np.column_stack([np.nan_to_num(joints), np.asarray(p.joint_scores, dtype=np.float64)])
             results.append(
                 {
                     "image_id": frame.image_id,

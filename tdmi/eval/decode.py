@@ -54,9 +54,7 @@ def _argmax(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _dark_offsets(heatmaps: np.ndarray, x: np.ndarray, y: np.ndarray, sigma: float) -> np.ndarray:
     """(K, 2) DARK offsets from the second-order expansion of the smoothed log-heatmap."""
     k, h, w = heatmaps.shape
-    smooth = gaussian_filter(
-        heatmaps.astype(np.float64), sigma=(0, sigma, sigma), mode="constant", truncate=2.5
-    )
+    smooth = gaussian_filter(heatmaps.astype(np.float64), sigma=(0, sigma, sigma), mode="constant", truncate=2.5)
     logs = np.log(np.maximum(smooth, 1e-10))
     offsets = np.zeros((k, 2))
     ok = (x > 1) & (x < w - 2) & (y > 1) & (y < h - 2)
@@ -127,9 +125,7 @@ def decode_heatmaps(
     return image, scores.reshape(n, j).astype(np.float64)
 
 
-def flip_back(
-    heatmaps_of_flipped_input: Array, shift: bool = True, joints: JointSet | None = None
-) -> Array:
+def flip_back(heatmaps_of_flipped_input: Array, shift: bool = True, joints: JointSet | None = None) -> Array:
     """Heatmaps predicted for the mirrored input -> heatmaps of the original input (same type).
 
     Mirrors the width axis and swaps left/right joints. ``shift`` moves the result one heatmap
@@ -173,7 +169,5 @@ def person_scores(
         joints = joint_set_for(scores.shape[1]).evaluated
     scores = scores[:, list(joints)]
     above = scores > threshold
-    mean = np.where(
-        above.any(axis=1), (scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1), 0.0
-    )
+    mean = np.where(above.any(axis=1), (scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1), 0.0)
     return mean if box_scores is None else mean * _numpy(box_scores).astype(np.float64)

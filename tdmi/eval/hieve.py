@@ -158,9 +158,7 @@ def oks(gt: Person, joints: np.ndarray, sigmas: np.ndarray = HIEVE_SIGMAS) -> fl
     return float(np.sum(np.exp(-e)) / e.shape[0])
 
 
-def _match(
-    ious: np.ndarray, ignored: np.ndarray, threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _match(ious: np.ndarray, ignored: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """pycocotools' ``evaluateImg`` matching: (D,) matched flags and (D,) ignored flags of the
     detections (sorted by score) against ground truths sorted with the ignored ones last."""
     matched_gt = np.zeros(ious.shape[1], dtype=bool)
@@ -180,9 +178,7 @@ def _match(
     return tp, dt_ignored
 
 
-def _interpolated_ap(
-    scores: np.ndarray, tp: np.ndarray, weights: np.ndarray, positives: float
-) -> float:
+def _interpolated_ap(scores: np.ndarray, tp: np.ndarray, weights: np.ndarray, positives: float) -> float:
     """pycocotools' ``accumulate`` for one threshold, each detection counting with its weight."""
     if positives == 0:
         return float("nan")
@@ -218,12 +214,7 @@ def weighted_oks_ap(
         positives += weight * np.count_nonzero(~ignored)
         preds = [p for p in predictions.get(frame.image_id, ()) if np.any(np.isfinite(p.joints))]
         preds = sorted(preds, key=lambda p: -p.score)[:MAX_DETECTIONS]
-        ious = np.array(
-            [
-                [oks(g, np.nan_to_num(np.asarray(p.joints, float)), sigmas) for g in gts]
-                for p in preds
-            ]
-        )
+        ious = np.array([[oks(g, np.nan_to_num(np.asarray(p.joints, float)), sigmas) for g in gts] for p in preds])
         ious = ious.reshape(len(preds), len(gts))
         scores.append(np.array([p.score for p in preds], dtype=np.float64))
         weights.append(np.full(len(preds), weight))
@@ -237,9 +228,7 @@ def weighted_oks_ap(
     for t in thresholds:
         tp = np.concatenate(per_threshold[t][0]) if frames else np.zeros(0, bool)
         keep = ~(np.concatenate(per_threshold[t][1]) if frames else np.zeros(0, bool))
-        out[f"AP@{t:g}"] = 100 * _interpolated_ap(
-            score_all[keep], tp[keep], weight_all[keep], positives
-        )
+        out[f"AP@{t:g}"] = 100 * _interpolated_ap(score_all[keep], tp[keep], weight_all[keep], positives)
     out["AP@avg"] = float(np.mean([out[f"AP@{t:g}"] for t in thresholds]))
     return out
 
@@ -269,18 +258,14 @@ def evaluate_hieve(
     metrics = {"mAP": table.columns()["Mean"]}
     metrics.update({f"AP/{k}": v for k, v in table.columns().items()})
     metrics.update({f"oks/{k}": v for k, v in coco_oks(videos, by_image, HIEVE).items()})
-    metrics.update(
-        {f"hieve/{k}": v for k, v in challenge_metrics(videos, by_image, weighting).items()}
-    )
+    metrics.update({f"hieve/{k}": v for k, v in challenge_metrics(videos, by_image, weighting).items()})
     return metrics, table
 
 
 def _rect(p: PosePrediction, track: int) -> dict:
     joints = np.asarray(p.joints, dtype=np.float64)
     present = np.all(np.isfinite(joints), axis=1)
-    (x0, y0), (x1, y1) = (
-        (joints[present].min(0), joints[present].max(0)) if present.any() else ((0, 0), (0, 0))
-    )
+    (x0, y0), (x1, y1) = (joints[present].min(0), joints[present].max(0)) if present.any() else ((0, 0), (0, 0))
     points = [
         {
             "id": [int(j)],
@@ -296,9 +281,7 @@ def _rect(p: PosePrediction, track: int) -> dict:
     }  # fmt: skip
 
 
-def write_submission(
-    predictions: Iterable[PosePrediction], videos: Sequence[Video], out: str | Path
-) -> list[Path]:
+def write_submission(predictions: Iterable[PosePrediction], videos: Sequence[Video], out: str | Path) -> list[Path]:
     """HiEve's submission: ``out/<sequence>.json`` per video, every frame listed."""
     by_image = group_by_image(predictions)
     unknown = sorted(set(by_image) - {f.image_id for f in iter_frames(videos)})
@@ -311,9 +294,7 @@ def write_submission(
         annolist = []
         for frame in video.frames:
             preds = by_image.get(frame.image_id, ())
-            rects = [
-                _rect(p, p.track_id if p.track_id is not None else k) for k, p in enumerate(preds)
-            ]
+            rects = [_rect(p, p.track_id if p.track_id is not None else k) for k, p in enumerate(preds)]
             image = [{"name": Path(frame.file_name).name}]
             annolist.append({"image": image, "imgnum": [frame.frame_index], "annorect": rects})
         files.append(out / f"{video.name}.json")
