@@ -82,9 +82,7 @@ def split_summary(
     }
 
 
-def dataset_summary(
-    root: str | Path, splits: tuple[str, ...] = ("train", "val"), loader: str = "posetrack"
-) -> dict:
+def dataset_summary(root: str | Path, splits: tuple[str, ...] = ("train", "val"), loader: str = "posetrack") -> dict:
     """Per-split counts of a dataset (``loader``: tdmi.data.datasets) plus the annotations'
     fingerprint."""
     from tdmi.data.datasets import load_dataset
