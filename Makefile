@@ -21,15 +21,18 @@ $(STAMP): pyproject.toml
 repro: setup
 	$(BIN)/dvc repro
 
-test: setup
+test: lint
 	bash scripts/test_services.sh
 	$(BIN)/python -m pytest
 
 params: setup
 	$(BIN)/python experiments/compose_params.py
 
+# The linter and the formatter, as pyproject.toml's [tool.ruff] configures them (make test runs this first).
+LINTED := tdmi experiments tests benchmarks dashboards
 lint: setup
-	$(BIN)/ruff check tdmi experiments tests benchmarks dashboards
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 bench: setup
 	$(BIN)/python benchmarks/data_throughput.py

@@ -38,7 +38,14 @@ class PlainClips(PoseTrackClips):
 
 
 def clips_per_second(ds: PoseTrackClips, workers: int, shuffle: bool, clips: int) -> float:
-    loader = DataLoader(ds, batch_size=16, shuffle=shuffle, num_workers=workers, persistent_workers=False, generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        ds,
+        batch_size=16,
+        shuffle=shuffle,
+        num_workers=workers,
+        persistent_workers=False,
+        generator=torch.Generator().manual_seed(0),
+    )
     it = iter(loader)
     next(it)  # worker start-up is not throughput
     seen, start = 0, time.perf_counter()
@@ -61,13 +68,22 @@ def measure(table: Table, name: str, root: Path, clips: int) -> None:
         for workers in (0, 1, 2):
             p = clips_per_second(plain, workers, shuffle, clips)
             o = clips_per_second(ours, workers, shuffle, clips)
-            table.add_row(name, "shuffled" if shuffle else "sequential", str(workers), f"{p:.0f}", f"{o:.0f}", f"{o / p:.2f}x")
+            table.add_row(
+                name, "shuffled" if shuffle else "sequential", str(workers), f"{p:.0f}", f"{o:.0f}", f"{o / p:.2f}x"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=Path("data/synth"), help="the default synthetic set (made if missing)")
-    parser.add_argument("--hd-root", type=Path, default=Path("data/synth_hd"), help="1280x720 frames, PoseTrack's usual size (made if missing)")
+    parser.add_argument(
+        "--root", type=Path, default=Path("data/synth"), help="the default synthetic set (made if missing)"
+    )
+    parser.add_argument(
+        "--hd-root",
+        type=Path,
+        default=Path("data/synth_hd"),
+        help="1280x720 frames, PoseTrack's usual size (made if missing)",
+    )
     parser.add_argument("--clips", type=int, default=600)
     args = parser.parse_args()
     sets = {"default 320x240": (args.root, SynthConfig()),

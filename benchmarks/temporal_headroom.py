@@ -72,28 +72,66 @@ def main() -> None:
     start = time.perf_counter()
     generate(clean_twin(SynthConfig(**json.loads((data / MARKER).read_text()))), twin, progress=False, splits=("val",))
     seconds["clean twin (val)"] = time.perf_counter() - start
-    seconds["train"] = stage("train.py", [*common, f"model={PRESET}", f"train.epochs={args.epochs}", f"train.val_every={args.epochs}", f"train_dir={ckpt}",
-                                          "train.resume=false", "mlflow.enabled=false"], work)
+    seconds["train"] = stage(
+        "train.py",
+        [
+            *common,
+            f"model={PRESET}",
+            f"train.epochs={args.epochs}",
+            f"train.val_every={args.epochs}",
+            f"train_dir={ckpt}",
+            "train.resume=false",
+            "mlflow.enabled=false",
+        ],
+        work,
+    )
     degraded = read_degraded(data / "annotations" / "val")
     results = {}
     for name, root in (("degraded", data), ("clean twin", twin)):
         out = work / "eval" / name.replace(" ", "_")
-        seconds[f"evaluate {name}"] = stage("evaluate.py", [*common, f"data.root={root}", f"ckpt={ckpt / 'last.pt'}",
-                                                            f"eval_dir={out}", f"metrics_dir={out}", f"plots_dir={out}"], work)
+        seconds[f"evaluate {name}"] = stage(
+            "evaluate.py",
+            [
+                *common,
+                f"data.root={root}",
+                f"ckpt={ckpt / 'last.pt'}",
+                f"eval_dir={out}",
+                f"metrics_dir={out}",
+                f"plots_dir={out}",
+            ],
+            work,
+        )
         results[name] = scores(root, out / "predictions", degraded)
     summary = json.loads((work / "metrics" / "data.json").read_text())["val"]
     gap = {k: results["clean twin"][k] - results["degraded"][k] for k in results["degraded"]}
-    table = Table(title=f"{PRESET}, {args.epochs} epochs: val mAP by joints scored (joints flagged in the degraded set)")
+    table = Table(
+        title=f"{PRESET}, {args.epochs} epochs: val mAP by joints scored (joints flagged in the degraded set)"
+    )
     for col in ("val set", "all joints", "degraded joints", "clean joints"):
         table.add_column(col, justify="right")
     for name, row in [*results.items(), ("gap (headroom)", gap)]:
         table.add_row(name, *(f"{row[k]:.1f}" for k in ("all", "degraded", "clean")))
     console = Console()
     console.print(table)
-    console.print(f"val joints degraded {summary.get('degraded_joint_fraction')}, degraded but clean within +-2 frames "
-                  f"{summary.get('recoverable_joint_fraction')}; seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
-    (work / "headroom.json").write_text(json.dumps({"preset": PRESET, "epochs": args.epochs, "overrides": args.overrides,
-                                                    "mAP": results, "gap": gap, "data_val": summary, "seconds": seconds}, indent=2))
+    console.print(
+        f"val joints degraded {summary.get('degraded_joint_fraction')}, degraded but clean within +-2 frames "
+        f"{summary.get('recoverable_joint_fraction')}; seconds: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items())
+    )
+    (work / "headroom.json").write_text(
+        json.dumps(
+            {
+                "preset": PRESET,
+                "epochs": args.epochs,
+                "overrides": args.overrides,
+                "mAP": results,
+                "gap": gap,
+                "data_val": summary,
+                "seconds": seconds,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

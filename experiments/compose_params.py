@@ -18,7 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]  # the repository this script's confi
 
 
 def compose_params(output: Path, overrides: list[str] | None = None) -> None:
-    compose_and_dump(output, str(ROOT / "experiments" / "conf"), None, "config", str(ROOT / ".dvc" / "hydra_plugins"), overrides or [])
+    compose_and_dump(
+        output,
+        str(ROOT / "experiments" / "conf"),
+        None,
+        "config",
+        str(ROOT / ".dvc" / "hydra_plugins"),
+        overrides or [],
+    )
 
 
 if __name__ == "__main__":

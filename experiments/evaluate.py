@@ -41,18 +41,24 @@ def main(cfg: DictConfig) -> float:
     config = OmegaConf.to_container(cfg, resolve=True)
     spec = EvaluationSpec.from_dict(config, cfg.paths.root)
     metrics = evaluate_checkpoint(spec)
-    report = {**_read(spec), "subsets": {"ours": subset_columns(spec.data_root, spec.dataset, spec.eval_dir / "predictions")}}
+    report = {
+        **_read(spec),
+        "subsets": {"ours": subset_columns(spec.data_root, spec.dataset, spec.eval_dir / "predictions")},
+    }
     checkpoint = (config.get("pretrain") or {}).get("checkpoint")
     if checkpoint:
         sub = f"{config['eval_dir']}/single_frame"
-        base = EvaluationSpec.from_dict({**config, "ckpt": checkpoint, "eval_dir": sub, "metrics_dir": sub, "plots_dir": sub},
-                                        cfg.paths.root)
+        base = EvaluationSpec.from_dict(
+            {**config, "ckpt": checkpoint, "eval_dir": sub, "metrics_dir": sub, "plots_dir": sub}, cfg.paths.root
+        )
         try:
             evaluate_checkpoint(base)
             single = _read(base)
             report["single_frame"] = single
             report["gain"] = gain(report["AP"], single["AP"])
-            report["subsets"]["single_frame"] = subset_columns(base.data_root, base.dataset, base.eval_dir / "predictions")
+            report["subsets"]["single_frame"] = subset_columns(
+                base.data_root, base.dataset, base.eval_dir / "predictions"
+            )
         except CheckpointError as err:
             report["single_frame"] = {"skipped": f"{checkpoint}: {err}"}
             print(f"single-frame network not evaluated: {err}")

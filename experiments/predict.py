@@ -33,8 +33,12 @@ from tdmi.utils.paths import project_root, under_root
 @hydra.main(config_path="conf", config_name="predict", version_base="1.3")
 @entry_point
 def main(cfg: DictConfig) -> None:
-    require((cfg.frames is None) != (cfg.annotations is None), "frames", cfg.frames,
-            "give exactly one of frames=DIR or annotations=FILE_OR_DIR")
+    require(
+        (cfg.frames is None) != (cfg.annotations is None),
+        "frames",
+        cfg.frames,
+        "give exactly one of frames=DIR or annotations=FILE_OR_DIR",
+    )
     root = project_root(cfg.paths.root)
     model, clip_cfg, _ = model_from_checkpoint(under_root(cfg.ckpt, root), cfg.device)
     source = under_root(cfg.annotations or cfg.frames, root)
@@ -45,8 +49,11 @@ def main(cfg: DictConfig) -> None:
         detections = None if cfg.annotations else full_frame_detections(videos)
     clips = PoseTrackClips(videos, clip_cfg, detections=detections)
     if not len(clips):
-        raise ConfigError("detections", cfg.detections, f"no person boxes to predict on {source} "
-                          f"(all below score {clip_cfg.det_score_threshold}?)")
+        raise ConfigError(
+            "detections",
+            cfg.detections,
+            f"no person boxes to predict on {source} (all below score {clip_cfg.det_score_threshold}?)",
+        )
     predictions = predict(model, DataLoader(clips, batch_size=cfg.batch_size), torch.device(cfg.device))
     out = under_root(cfg.out, root)
     write_posetrack_results(list(predictions.values()), videos, out / "predictions")
@@ -57,11 +64,15 @@ def main(cfg: DictConfig) -> None:
                 path = out / "overlays" / frame.video / f"{frame.frame_index:06d}.jpg"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 overlay(frame, by_image[frame.image_id], ground_truth=bool(cfg.annotations)).save(path, quality=85)
-    manifest = {"checkpoint": str(under_root(cfg.ckpt, root)), "frames": str(source) if cfg.frames else None,
-                "annotations": str(source) if cfg.annotations else None,
-                "detections": str(under_root(cfg.detections, root)) if cfg.detections else None,
-                "boxes": "detections" if cfg.detections else "ground truth" if cfg.annotations else "whole frame",
-                "offsets": list(clip_cfg.offsets), "people": len(predictions)}
+    manifest = {
+        "checkpoint": str(under_root(cfg.ckpt, root)),
+        "frames": str(source) if cfg.frames else None,
+        "annotations": str(source) if cfg.annotations else None,
+        "detections": str(under_root(cfg.detections, root)) if cfg.detections else None,
+        "boxes": "detections" if cfg.detections else "ground truth" if cfg.annotations else "whole frame",
+        "offsets": list(clip_cfg.offsets),
+        "people": len(predictions),
+    }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"{len(predictions)} people on {len(videos)} video(s) -> {out}")
 

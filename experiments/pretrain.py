@@ -27,8 +27,11 @@ def main(cfg: DictConfig) -> None:
     if pretrain_skipped(config):
         print(f"pretrain skipped: starting from {record_skip(config, cfg.paths.root)}")
         return
-    tracker = MLflowTracker(cfg.mlflow.experiment, cfg.mlflow.tracking_uri, "pretrain",
-                            root=cfg.paths.root) if cfg.mlflow.enabled else None
+    tracker = (
+        MLflowTracker(cfg.mlflow.experiment, cfg.mlflow.tracking_uri, "pretrain", root=cfg.paths.root)
+        if cfg.mlflow.enabled
+        else None
+    )
     result = train(pretrain_spec(config, cfg.paths.root), tracker, phase="pretrain")
     print(f"single-frame network: best val mAP {result.best_metric:.1f} at epoch {result.best_epoch}")
 

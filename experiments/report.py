@@ -48,24 +48,33 @@ def markdown(dataset: str, preset: str, rows: dict[str, dict[str, float]], metri
     head = "| row | " + " | ".join(COLUMNS) + " |\n|---|" + "---:|" * len(COLUMNS) + "\n"
     body = "\n".join(f"| {name} | " + " | ".join(fmt(ap.get(c)) for c in COLUMNS) + " |" for name, ap in rows.items())
     oks = metrics.get("oks", {})
-    lines = [f"# Per-joint PoseTrack mAP: {preset} on {dataset}", "",
-             f"Checkpoint epoch {metrics.get('epoch')}, {metrics.get('clips')} clips, {metrics.get('boxes')} boxes, "
-             f"flip test {'on' if metrics.get('flip_test') else 'off'}; COCO OKS AP {oks.get('AP', float('nan')):.3f}.",
-             "", head + body, ""]
+    lines = [
+        f"# Per-joint PoseTrack mAP: {preset} on {dataset}",
+        "",
+        f"Checkpoint epoch {metrics.get('epoch')}, {metrics.get('clips')} clips, {metrics.get('boxes')} boxes, "
+        f"flip test {'on' if metrics.get('flip_test') else 'off'}; COCO OKS AP {oks.get('AP', float('nan')):.3f}.",
+        "",
+        head + body,
+        "",
+    ]
     single = metrics.get("single_frame") or {}
     if "skipped" in single:
         lines.append(f"The single-frame network was not evaluated: {single['skipped']}")
     if metrics.get("subsets"):
-        lines.append("Degraded joints: flagged in the key frame by the synthetic generator (blur, occlusion, transient "
-                     "degradations); clean joints: the rest (tdmi/eval/subsets.py).")
+        lines.append(
+            "Degraded joints: flagged in the key frame by the synthetic generator (blur, occlusion, transient "
+            "degradations); clean joints: the rest (tdmi/eval/subsets.py)."
+        )
     headline = metrics.get("paper") or {}
     if paper.empty:
         lines.append(f"The paper reports no results on {dataset}: its per-joint numbers are not comparable with these.")
         if headline:
             sources = "; ".join(f"{m}: {s}" for m, s in headline["source"].items())
-            lines.append(f"The paper's headline gain ({headline['method']} over {headline['baseline']}, "
-                         f"{headline['gain']['Mean']:+.1f} mAP) is on {headline['dataset']} {headline['split']}, another "
-                         f"dataset: shown for the size of a gain only. Sources: {sources}.")
+            lines.append(
+                f"The paper's headline gain ({headline['method']} over {headline['baseline']}, "
+                f"{headline['gain']['Mean']:+.1f} mAP) is on {headline['dataset']} {headline['split']}, another "
+                f"dataset: shown for the size of a gain only. Sources: {sources}."
+            )
     return "\n".join(lines) + "\n"
 
 

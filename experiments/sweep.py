@@ -30,8 +30,13 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 @entry_point
 def main(cfg: DictConfig) -> float | None:
     own = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith(("sweep.", "sweep=", "hydra."))]
-    result = run_sweep(OmegaConf.to_container(cfg, resolve=True), instantiate(cfg.sweep.sampler),
-                       instantiate(cfg.sweep.pruner), own, cfg.paths.root)
+    result = run_sweep(
+        OmegaConf.to_container(cfg, resolve=True),
+        instantiate(cfg.sweep.sampler),
+        instantiate(cfg.sweep.pruner),
+        own,
+        cfg.paths.root,
+    )
     print(result.summary())
     return result.best.values[0] if result.best is not None else None
 

@@ -23,8 +23,11 @@ from tdmi.run import RunSpec, train
 @entry_point
 def main(cfg: DictConfig) -> float | None:
     spec = RunSpec.from_dict(OmegaConf.to_container(cfg, resolve=True), cfg.paths.root, files=True)
-    tracker = MLflowTracker(cfg.mlflow.experiment, cfg.mlflow.tracking_uri, cfg.mlflow.run_name,
-                            root=cfg.paths.root) if cfg.mlflow.enabled else None
+    tracker = (
+        MLflowTracker(cfg.mlflow.experiment, cfg.mlflow.tracking_uri, cfg.mlflow.run_name, root=cfg.paths.root)
+        if cfg.mlflow.enabled
+        else None
+    )
     return train(spec, tracker).best_metric
 
 

@@ -20,7 +20,11 @@ from tdmi.reference import ReferenceFormatError
 from tdmi.utils.config import ConfigError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, CheckpointError, PoseTrackFormatError, ReferenceFormatError, FileNotFoundError,
+    ConfigError,
+    CheckpointError,
+    PoseTrackFormatError,
+    ReferenceFormatError,
+    FileNotFoundError,
 )
 USAGE_EXIT = 2
 T = TypeVar("T")

@@ -52,16 +52,23 @@ def pretrain_spec(config: Mapping[str, Any], root: str | Path | None = None) -> 
     """Phase 1's run: the single-frame network, from scratch, for ``pretrain.epochs`` epochs."""
     pretrain = config["pretrain"]
     epochs = pretrain.get("epochs")
-    require(isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1, "pretrain.epochs", epochs,
-            "must be an integer >= 1")
+    require(
+        isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1,
+        "pretrain.epochs",
+        epochs,
+        "must be an integer >= 1",
+    )
     cell = with_preset(config, SINGLE_FRAME)
     cell["model"]["init_from"] = None
     cell["train"] = {**cell["train"], "epochs": epochs, "freeze_backbone": False}
     cell["train_dir"] = pretrain["train_dir"]
     spec = RunSpec.from_dict(cell, root)
     root = project_root(root)
-    return dataclasses.replace(spec, metrics_file=under_root(config.get("metrics_dir", "metrics"), root) / "pretrain.json",
-                               curve_file=under_root(config.get("plots_dir", "plots"), root) / "pretrain_curve.csv")
+    return dataclasses.replace(
+        spec,
+        metrics_file=under_root(config.get("metrics_dir", "metrics"), root) / "pretrain.json",
+        curve_file=under_root(config.get("plots_dir", "plots"), root) / "pretrain_curve.csv",
+    )
 
 
 def temporal_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,12 +84,18 @@ def record_skip(config: Mapping[str, Any], root: str | Path | None = None) -> Pa
     in ``pretrain.train_dir``/SKIPPED (the stage's output must exist); returns the checkpoint."""
     root = project_root(root)
     given = under_root(config["pretrain"]["checkpoint"], root)
-    require(given.is_file(), "pretrain.checkpoint", config["pretrain"]["checkpoint"],
-            f"does not exist: give an existing pose checkpoint, or {own_checkpoint(config)} to pretrain one")
+    require(
+        given.is_file(),
+        "pretrain.checkpoint",
+        config["pretrain"]["checkpoint"],
+        f"does not exist: give an existing pose checkpoint, or {own_checkpoint(config)} to pretrain one",
+    )
     note = f"pretrain skipped: pretrain.checkpoint={config['pretrain']['checkpoint']} is a given network\n"
     out = under_root(config["pretrain"]["train_dir"], root)
     out.mkdir(parents=True, exist_ok=True)
     (out / "SKIPPED").write_text(note)
-    write_metrics_json({"skipped": True, "checkpoint": config["pretrain"]["checkpoint"]},
-                       under_root(config.get("metrics_dir", "metrics"), root) / "pretrain.json")
+    write_metrics_json(
+        {"skipped": True, "checkpoint": config["pretrain"]["checkpoint"]},
+        under_root(config.get("metrics_dir", "metrics"), root) / "pretrain.json",
+    )
     return given

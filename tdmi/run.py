@@ -105,11 +105,19 @@ class RunSpec:
         train = dict(_section(config, "train"))
         freeze = train.pop("freeze_backbone", False)
         require(isinstance(freeze, bool), "train.freeze_backbone", freeze, "must be true or false")
-        require(not freeze or init_from is not None, "train.freeze_backbone", freeze,
-                "needs model.init_from (a trained single-frame network to freeze)")
+        require(
+            not freeze or init_from is not None,
+            "train.freeze_backbone",
+            freeze,
+            "needs model.init_from (a trained single-frame network to freeze)",
+        )
         clip_cfg = _clip(dict(train.pop("clip", {})))
-        require(len(clip_cfg.offsets) == model_cfg.num_frames, "train.clip.offsets", list(clip_cfg.offsets),
-                f"must give model.num_frames={model_cfg.num_frames} frames (one offset per frame)")
+        require(
+            len(clip_cfg.offsets) == model_cfg.num_frames,
+            "train.clip.offsets",
+            list(clip_cfg.offsets),
+            f"must give model.num_frames={model_cfg.num_frames} frames (one offset per frame)",
+        )
         seed = config.get("seed", 0)
         require(isinstance(seed, int) and not isinstance(seed, bool), "seed", seed, "must be an integer")
         train_cfg = TrainConfig(seed=seed, **train)
@@ -119,9 +127,19 @@ class RunSpec:
         require(loader in JOINT_SETS, "data.loader", loader, f"must be one of {sorted(JOINT_SETS)}")
         model_cfg.num_joints = joint_set(loader).num_joints  # the dataset's joints, not model.num_joints
         require(isinstance(config.get("train_dir"), str), "train_dir", config.get("train_dir"), "must be a path")
-        spec = cls(model_cfg, loss_cfg, clip_cfg, train_cfg, config["model"]["preset"], under_root(data["root"], root),
-                   under_root(config["train_dir"], root), dict(config), loader,
-                   init_from=init_from, freeze_backbone=freeze)
+        spec = cls(
+            model_cfg,
+            loss_cfg,
+            clip_cfg,
+            train_cfg,
+            config["model"]["preset"],
+            under_root(data["root"], root),
+            under_root(config["train_dir"], root),
+            dict(config),
+            loader,
+            init_from=init_from,
+            freeze_backbone=freeze,
+        )
         if files:
             spec.metrics_file = under_root(config.get("metrics_dir", "metrics"), root) / "train.json"
             spec.curve_file = under_root(config.get("plots_dir", "plots"), root) / "learning_curve.csv"
@@ -131,8 +149,13 @@ class RunSpec:
         """What decides a run's result: the configs (less EXECUTION_ONLY train fields) and the data.
         Equal identities may resume each other; tdmi/studies/ablation.py hashes it per cell."""
         train = {k: v for k, v in asdict(self.train).items() if k not in EXECUTION_ONLY}
-        identity = {"data": data_fingerprint, "model": asdict(self.model), "loss": asdict(self.loss),
-                    "clip": asdict(self.clip), "train": train}
+        identity = {
+            "data": data_fingerprint,
+            "model": asdict(self.model),
+            "loss": asdict(self.loss),
+            "clip": asdict(self.clip),
+            "train": train,
+        }
         if self.init_from is not None:  # only then: runs from scratch keep the identities they had
             identity["init"] = {"digest": file_digest(self.init_from), "freeze_backbone": self.freeze_backbone}
         return identity
@@ -171,8 +194,13 @@ def _init_from(value: Any, root: Path) -> Path | None:
         return None
     require(isinstance(value, str), "model.init_from", value, "must be a checkpoint path or null")
     path = under_root(value, root)
-    require(path.is_file(), "model.init_from", value, "does not exist: run the pretrain stage (dvc repro pretrain, "
-            "or python experiments/pretrain.py) or give an existing pose checkpoint")
+    require(
+        path.is_file(),
+        "model.init_from",
+        value,
+        "does not exist: run the pretrain stage (dvc repro pretrain, "
+        "or python experiments/pretrain.py) or give an existing pose checkpoint",
+    )
     return path
 
 
@@ -199,18 +227,34 @@ def init_single_frame(model: TDMI, spec: RunSpec) -> dict[str, str]:
     report: LoadReport = load_single_frame(model, state)
     if not report.loaded:  # a pose HRNet's own names (no "backbone." prefix): the backbone only
         report = load_single_frame(model, {f"backbone.{k}": v for k, v in state.items()})
-    require(bool(report.loaded), "model.init_from", str(spec.init_from),
-            "holds no tensor of the single-frame network (backbone.*/head.* of ours, or HRNet's own names)")
+    require(
+        bool(report.loaded),
+        "model.init_from",
+        str(spec.init_from),
+        "holds no tensor of the single-frame network (backbone.*/head.* of ours, or HRNet's own names)",
+    )
     frozen = ""
     if spec.freeze_backbone:
         more = any(p.requires_grad for n, p in model.named_parameters() if n.split(".", 1)[0] not in SINGLE_FRAME_PARTS)
         model.freeze_single_frame(head=more and not any(k.startswith("head.") for k in report.missing))
         frozen = ",".join(model.frozen)
-    log.info("init_from %s: %d tensors loaded, %d missing (first: %s), %d unexpected; frozen: %s", spec.init_from,
-             len(report.loaded), len(report.missing), report.missing[:3], len(report.unexpected), frozen or "nothing")
-    return {"init_from": str(spec.init_from), "init_digest": file_digest(spec.init_from),
-            "init_loaded": str(len(report.loaded)), "init_missing": str(len(report.missing)),
-            "init_unexpected": str(len(report.unexpected)), "frozen": frozen or "none"}
+    log.info(
+        "init_from %s: %d tensors loaded, %d missing (first: %s), %d unexpected; frozen: %s",
+        spec.init_from,
+        len(report.loaded),
+        len(report.missing),
+        report.missing[:3],
+        len(report.unexpected),
+        frozen or "nothing",
+    )
+    return {
+        "init_from": str(spec.init_from),
+        "init_digest": file_digest(spec.init_from),
+        "init_loaded": str(len(report.loaded)),
+        "init_missing": str(len(report.missing)),
+        "init_unexpected": str(len(report.unexpected)),
+        "frozen": frozen or "none",
+    }
 
 
 def _clip(clip: dict[str, Any]) -> ClipConfig:
@@ -237,13 +281,18 @@ def resumable(spec: RunSpec, identity: Mapping[str, Any]) -> dict[str, Any]:
     recorded = ckpt.get("run_identity")
     differs = config_diff(recorded, identity) if recorded is not None else ["its config was not recorded"]
     if differs:
-        raise ConfigError("train_dir", str(spec.out_dir), f"its last.pt was trained with another config "
-                          f"({'; '.join(differs)}); give another train_dir, or train.resume=false to overwrite it")
+        raise ConfigError(
+            "train_dir",
+            str(spec.out_dir),
+            f"its last.pt was trained with another config "
+            f"({'; '.join(differs)}); give another train_dir, or train.resume=false to overwrite it",
+        )
     return ckpt
 
 
-def train(spec: RunSpec, tracker: MLflowTracker | None = None, callbacks: Sequence[Callback] = (),
-          **tags: str) -> RunResult:
+def train(
+    spec: RunSpec, tracker: MLflowTracker | None = None, callbacks: Sequence[Callback] = (), **tags: str
+) -> RunResult:
     """Train ``spec`` (module docstring); ``tags`` go on the MLflow run beside the usual ones."""
     rank, _ = init_distributed()
     joints = joint_set(spec.dataset)
@@ -257,8 +306,13 @@ def train(spec: RunSpec, tracker: MLflowTracker | None = None, callbacks: Sequen
     model = build_model(spec.model)
     tags = {**init_single_frame(model, spec), **tags}  # before fit(): a resumed last.pt loads over it
     loss = build_loss(spec.loss, model)
-    extra = {"config": dict(spec.config), "model_config": asdict(spec.model), "loss_config": asdict(spec.loss),
-             "clip_config": asdict(spec.clip), "run_identity": identity}
+    extra = {
+        "config": dict(spec.config),
+        "model_config": asdict(spec.model),
+        "loss_config": asdict(spec.loss),
+        "clip_config": asdict(spec.clip),
+        "run_identity": identity,
+    }
     tracker = tracker if rank == 0 else None
     opens = tracker is not None and not tracker.active
     if opens and tracker.run_id is None:
@@ -270,8 +324,16 @@ def train(spec: RunSpec, tracker: MLflowTracker | None = None, callbacks: Sequen
             tracker.log_missing_epochs(resumed["progress"]["history"] if resumed else [])
             tracker.set_tags(data_fingerprint, str(resolve_device(spec.train.device)), spec.preset, **tags)
         evaluator = PoseTrackEvaluator.for_training(val_set, spec.train)
-        fitted = fit(model, loss, train_set, evaluator, spec.train, spec.out_dir,
-                     [tracker, *callbacks] if tracker else callbacks, extra)
+        fitted = fit(
+            model,
+            loss,
+            train_set,
+            evaluator,
+            spec.train,
+            spec.out_dir,
+            [tracker, *callbacks] if tracker else callbacks,
+            extra,
+        )
         result = RunResult(**vars(fitted), run_id=tracker.run_id if tracker else None)
         if rank == 0:
             write_outputs(result, spec)
@@ -283,8 +345,17 @@ def train(spec: RunSpec, tracker: MLflowTracker | None = None, callbacks: Sequen
 def write_outputs(result: RunResult, spec: RunSpec) -> None:
     """``spec.metrics_file`` and ``spec.curve_file``, when set."""
     if spec.metrics_file is not None:
-        write_metrics_json({"best_epoch": result.best_epoch, "best_mAP": result.best_metric, "epochs": len(result.history),
-                            "skipped_steps": result.skipped_steps, "run_id": result.run_id, "best": result.best_row,
-                            "last": result.history[-1] if result.history else {}}, spec.metrics_file)
+        write_metrics_json(
+            {
+                "best_epoch": result.best_epoch,
+                "best_mAP": result.best_metric,
+                "epochs": len(result.history),
+                "skipped_steps": result.skipped_steps,
+                "run_id": result.run_id,
+                "best": result.best_row,
+                "last": result.history[-1] if result.history else {},
+            },
+            spec.metrics_file,
+        )
     if spec.curve_file is not None:
         write_csv_rows(result.history, spec.curve_file)

@@ -26,15 +26,38 @@ import torch
 from tdmi.engine import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-FAIR = ["model=rdm", "model.tiny_width=8", "model.head_dilations=[3]", "train.clip.input_size=[48,64]",
-        "train.clip.scale_factor=0", "train.clip.rotation=0", "train.clip.flip=false", "train.bn=frozen",
-        "train.batch_size=8", "train.steps_per_epoch=2", "train.epochs=2", "train.val_every=2", "train.num_workers=0",
-        "train.progress=false", "train.deterministic=true", "mlflow.experiment=ddp-test"]
+FAIR = [
+    "model=rdm",
+    "model.tiny_width=8",
+    "model.head_dilations=[3]",
+    "train.clip.input_size=[48,64]",
+    "train.clip.scale_factor=0",
+    "train.clip.rotation=0",
+    "train.clip.flip=false",
+    "train.bn=frozen",
+    "train.batch_size=8",
+    "train.steps_per_epoch=2",
+    "train.epochs=2",
+    "train.val_every=2",
+    "train.num_workers=0",
+    "train.progress=false",
+    "train.deterministic=true",
+    "mlflow.experiment=ddp-test",
+]
 
 
 def _train(launcher: list[str], out: Path, root: Path, *extra: str) -> subprocess.Popen:
-    cmd = [*launcher, "experiments/train.py", *FAIR, f"data.root={root}", f"train_dir={out / 'ckpt'}",
-           f"metrics_dir={out / 'metrics'}", f"plots_dir={out / 'plots'}", f"hydra.run.dir={out / 'hydra'}", *extra]
+    cmd = [
+        *launcher,
+        "experiments/train.py",
+        *FAIR,
+        f"data.root={root}",
+        f"train_dir={out / 'ckpt'}",
+        f"metrics_dir={out / 'metrics'}",
+        f"plots_dir={out / 'plots'}",
+        f"hydra.run.dir={out / 'hydra'}",
+        *extra,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -46,8 +69,15 @@ def _outputs(out: Path) -> list[str]:
 def test_two_processes_equal_one(synth_root: Path, tmp_path: Path) -> None:
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     uri = f"sqlite:///{tmp_path / 'ddp' / 'mlruns.db'}"
-    runs = {"ddp": _train(torchrun, tmp_path / "ddp", synth_root, f"mlflow.tracking_uri={uri}"),
-            "one": _train([sys.executable], tmp_path / "one", synth_root, f"mlflow.tracking_uri=sqlite:///{tmp_path / 'one' / 'mlruns.db'}")}
+    runs = {
+        "ddp": _train(torchrun, tmp_path / "ddp", synth_root, f"mlflow.tracking_uri={uri}"),
+        "one": _train(
+            [sys.executable],
+            tmp_path / "one",
+            synth_root,
+            f"mlflow.tracking_uri=sqlite:///{tmp_path / 'one' / 'mlruns.db'}",
+        ),
+    }
     for name, proc in runs.items():
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, f"{name}: {err}"

@@ -44,7 +44,9 @@ def _commit(repo: Path, message: str) -> None:
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repo's files (as git sees them) in a fresh git repo, params composed for `smoke`, reproduced."""
     work = tmp_path_factory.mktemp("dvc") / "repo"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
     for f in files:
         if (REPO / f).is_file() and not f.startswith(("metrics/", "plots/", "reports/", "dvc.lock")):
             (work / f).parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,16 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_repro_writes_metrics_plots_and_report(repo: Path) -> None:
     data = json.loads((repo / "metrics" / "data.json").read_text())
     ev = json.loads((repo / "metrics" / "eval.json").read_text())
-    assert data["train"]["videos"] == 2 and set(ev["AP"]) == {"Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"}
+    assert data["train"]["videos"] == 2 and set(ev["AP"]) == {
+        "Head",
+        "Shoulder",
+        "Elbow",
+        "Wrist",
+        "Hip",
+        "Knee",
+        "Ankle",
+        "Mean",
+    }
     report = (repo / "reports" / "per_joint.md").read_text()
     assert report.startswith("# Per-joint PoseTrack mAP: tdmi on synth")
     # the recipe: phase 1 trained the single-frame network, phase 2 started from it, frozen
@@ -71,8 +82,12 @@ def test_repro_writes_metrics_plots_and_report(repo: Path) -> None:
     assert ev["gain"]["Mean"] == pytest.approx(ev["AP"]["Mean"] - ev["single_frame"]["AP"]["Mean"])
     assert set(ev["subsets"]) == {"ours", "single_frame"} and set(ev["subsets"]["ours"]) == {"degraded", "clean"}
     assert (ev["paper"]["dataset"], ev["paper"]["gain"]["Mean"]) == ("PoseTrack2017", pytest.approx(85.9 - 77.3))
-    for row in ("| ours: single_frame (phase 1) |", "| gain: tdmi - single_frame |", "| tdmi, degraded joints |",
-                "| paper (PoseTrack2017 val, another dataset): gain TDMI-ST - HRNet-W48 |"):
+    for row in (
+        "| ours: single_frame (phase 1) |",
+        "| gain: tdmi - single_frame |",
+        "| tdmi, degraded joints |",
+        "| paper (PoseTrack2017 val, another dataset): gain TDMI-ST - HRNet-W48 |",
+    ):
         assert row in report
     tdmi_ckpt = load_checkpoint(repo / "checkpoints" / "synth-tdmi" / "best.pt")
     assert tdmi_ckpt["config"]["model"]["init_from"] == "checkpoints/synth-single_frame/best.pt"

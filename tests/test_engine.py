@@ -41,9 +41,17 @@ CONF = REPO / "experiments" / "conf"
 
 CLIP = ClipConfig(input_size=(48, 64))
 TINY_MODEL = {"tiny_width": 8, "head_dilations": (3,), "mi_hidden": 16, "mi_dim": 8}
-TINY = ["model.tiny_width=8", "model.head_dilations=[3]", "model.mi_hidden=16", "model.mi_dim=8",
-        "train.clip.input_size=[48,64]", "train.batch_size=8", "train.steps_per_epoch=2",
-        "train.num_workers=0", "train.progress=false"]
+TINY = [
+    "model.tiny_width=8",
+    "model.head_dilations=[3]",
+    "model.mi_hidden=16",
+    "model.mi_dim=8",
+    "train.clip.input_size=[48,64]",
+    "train.batch_size=8",
+    "train.steps_per_epoch=2",
+    "train.num_workers=0",
+    "train.progress=false",
+]
 
 
 def _compose(overrides: list[str]):
@@ -64,8 +72,10 @@ def _tiny(preset: str = "tdmi") -> tuple[nn.Module, nn.Module]:
 
 def _sets(root: Path) -> tuple[PoseTrackClips, PoseTrackClips]:
     """All training clips; the first validation video only (validation dominates a tiny epoch)."""
-    return (PoseTrackClips(load_posetrack(root / "annotations" / "train"), CLIP, train=True),
-            PoseTrackClips(load_posetrack(root / "annotations" / "val")[:1], CLIP))
+    return (
+        PoseTrackClips(load_posetrack(root / "annotations" / "train"), CLIP, train=True),
+        PoseTrackClips(load_posetrack(root / "annotations" / "val")[:1], CLIP),
+    )
 
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
@@ -85,7 +95,9 @@ def test_checkpoint_write_is_atomic_and_rng_state_round_trips(tmp_path: Path) ->
     assert all(torch.equal(a, b) for a, b in zip(first, (torch.rand(3), torch.randint(0, 9, (3,))), strict=True))
 
 
-@pytest.mark.parametrize(("preset", "unused"), [("rdm", True), ("mi_multimodal", True), ("mi_motion", False), ("tdmi", False)])
+@pytest.mark.parametrize(
+    ("preset", "unused"), [("rdm", True), ("mi_multimodal", True), ("mi_motion", False), ("tdmi", False)]
+)
 def test_probe_finds_the_parts_a_preset_leaves_without_gradient(synth_root: Path, preset: str, unused: bool) -> None:
     """RDM's noisy gate is read only by the mi_motion group: DDP must search without it."""
     step = _Step(*_tiny(preset))
@@ -128,8 +140,17 @@ def test_non_finite_losses_are_skipped_then_stop_the_run(synth_root: Path, tmp_p
 
 def test_fit_bf16_channels_last_validates_and_callbacks_can_stop(synth_root: Path, tmp_path: Path) -> None:
     train_set, val_set = _sets(synth_root)
-    cfg = TrainConfig(epochs=3, batch_size=4, steps_per_epoch=2, amp="bf16", channels_last=True,
-                      schedule="step", lr_steps=(1,), val_every=2, progress=False)
+    cfg = TrainConfig(
+        epochs=3,
+        batch_size=4,
+        steps_per_epoch=2,
+        amp="bf16",
+        channels_last=True,
+        schedule="step",
+        lr_steps=(1,),
+        val_every=2,
+        progress=False,
+    )
     seen = []
 
     class Prune:
@@ -150,10 +171,27 @@ def test_fit_bf16_channels_last_validates_and_callbacks_can_stop(synth_root: Pat
 
 
 def _train(tmp: Path, name: str, root: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "experiments/train.py", *TINY, f"data.root={root}", "train.epochs=2", "train.deterministic=true",
-           f"train_dir={tmp / name}", f"metrics_dir={tmp / name / 'metrics'}", f"plots_dir={tmp / name / 'plots'}",
-           f"hydra.run.dir={tmp / name / 'hydra'}", *extra]
-    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    cmd = [
+        sys.executable,
+        "experiments/train.py",
+        *TINY,
+        f"data.root={root}",
+        "train.epochs=2",
+        "train.deterministic=true",
+        f"train_dir={tmp / name}",
+        f"metrics_dir={tmp / name / 'metrics'}",
+        f"plots_dir={tmp / name / 'plots'}",
+        f"hydra.run.dir={tmp / name / 'hydra'}",
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
 
 
 def _wait(proc: subprocess.Popen) -> None:
@@ -184,7 +222,12 @@ def test_killed_run_resumes_to_the_same_weights_and_mlflow_run(synth_root: Path,
 
     metrics = json.loads((tmp_path / "a" / "metrics" / "train.json").read_text())
     assert metrics["epochs"] == 2 and metrics["best_epoch"] in (1, 2)
-    assert (tmp_path / "a" / "plots" / "learning_curve.csv").read_text().splitlines()[0].startswith("epoch,lr,train/heatmap")
+    assert (
+        (tmp_path / "a" / "plots" / "learning_curve.csv")
+        .read_text()
+        .splitlines()[0]
+        .startswith("epoch,lr,train/heatmap")
+    )
     mlflow.set_tracking_uri(uri)
     (run,) = mlflow.search_runs(experiment_names=["resume-test"], output_format="list")  # one run for both parts
     assert run.info.run_id == ckpt_b["mlflow_run_id"] and run.info.status == "FINISHED"
@@ -193,7 +236,9 @@ def test_killed_run_resumes_to_the_same_weights_and_mlflow_run(synth_root: Path,
     assert any(k.startswith("best/AP/") for k in run.data.metrics)  # as sweep trials and ablation cells log them
     assert json.loads((tmp_path / "b" / "metrics" / "train.json").read_text())["run_id"] == run.info.run_id
     history = mlflow.MlflowClient(uri).get_metric_history(run.info.run_id, "val/mAP")
-    assert [(m.step, m.value) for m in history] == [(row["epoch"], row["val/mAP"]) for row in ckpt_b["progress"]["history"]]
+    assert [(m.step, m.value) for m in history] == [
+        (row["epoch"], row["val/mAP"]) for row in ckpt_b["progress"]["history"]
+    ]
     artifacts = {f.path for f in mlflow.MlflowClient(uri).list_artifacts(run.info.run_id, "plots")}
     assert artifacts == {"plots/learning_curve.png"}
 
@@ -218,6 +263,11 @@ def test_reopened_run_keeps_its_params_and_gets_the_epochs_it_missed(tmp_path: P
 
 
 def test_bad_override_gives_hydra_error(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "experiments/train.py", "model=tdmi9", f"hydra.run.dir={tmp_path}"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "experiments/train.py", "model=tdmi9", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0 and "tdmi9" in out.stderr and "Traceback" not in out.stderr

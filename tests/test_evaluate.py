@@ -41,19 +41,38 @@ def checkpoint(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     train_set = PoseTrackClips(load_posetrack(synth_root / "annotations" / "train"), CLIP, train=True)
     extra = {"model_config": asdict(model_cfg), "loss_config": asdict(loss_cfg), "clip_config": asdict(CLIP)}
     out = tmp_path_factory.mktemp("ckpt")
-    fit(model, build_loss(loss_cfg, model), train_set, None,
-        TrainConfig(epochs=1, batch_size=4, steps_per_epoch=2, progress=False), out, extra=extra)
+    fit(
+        model,
+        build_loss(loss_cfg, model),
+        train_set,
+        None,
+        TrainConfig(epochs=1, batch_size=4, steps_per_epoch=2, progress=False),
+        out,
+        extra=extra,
+    )
     return out / "last.pt"
 
 
 def _evaluate(tmp: Path, root: Path, ckpt: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "experiments/evaluate.py", f"ckpt={ckpt}", f"data.root={root}",
-           f"eval_dir={tmp / 'eval'}", f"metrics_dir={tmp / 'metrics'}", f"plots_dir={tmp / 'plots'}",
-           "train.num_workers=0", "train.batch_size=16", f"hydra.run.dir={tmp / 'hydra'}", *extra]
+    cmd = [
+        sys.executable,
+        "experiments/evaluate.py",
+        f"ckpt={ckpt}",
+        f"data.root={root}",
+        f"eval_dir={tmp / 'eval'}",
+        f"metrics_dir={tmp / 'metrics'}",
+        f"plots_dir={tmp / 'plots'}",
+        "train.num_workers=0",
+        "train.batch_size=16",
+        f"hydra.run.dir={tmp / 'hydra'}",
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
-def test_evaluate_writes_metrics_plot_and_predictions_poseval_rescores(synth_root: Path, checkpoint: Path, tmp_path: Path) -> None:
+def test_evaluate_writes_metrics_plot_and_predictions_poseval_rescores(
+    synth_root: Path, checkpoint: Path, tmp_path: Path
+) -> None:
     out = _evaluate(tmp_path, synth_root, checkpoint, f"paths.root={checkpoint.parent.parent}")
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "metrics" / "eval.json").read_text())
@@ -66,9 +85,22 @@ def test_evaluate_writes_metrics_plot_and_predictions_poseval_rescores(synth_roo
     assert "PoseTrack AP" in out.stdout and "Ankle" in out.stdout
 
     predictions = tmp_path / "eval" / "predictions"
-    assert sorted(p.name for p in predictions.iterdir()) == sorted(p.name for p in (synth_root / "annotations" / "val").iterdir())
-    assert posetrack.main(["--gt", str(synth_root / "annotations" / "val"), "--pred", str(predictions),
-                           "--json", str(tmp_path / "poseval.json")]) == 0
+    assert sorted(p.name for p in predictions.iterdir()) == sorted(
+        p.name for p in (synth_root / "annotations" / "val").iterdir()
+    )
+    assert (
+        posetrack.main(
+            [
+                "--gt",
+                str(synth_root / "annotations" / "val"),
+                "--pred",
+                str(predictions),
+                "--json",
+                str(tmp_path / "poseval.json"),
+            ]
+        )
+        == 0
+    )
     rescored = json.loads((tmp_path / "poseval.json").read_text())["AP"]
     assert rescored == pytest.approx(metrics["AP"], abs=1e-9)
 
@@ -89,11 +121,21 @@ def test_missing_or_corrupt_checkpoint_is_named(synth_root: Path, checkpoint: Pa
 def test_detected_boxes_below_the_threshold_are_dropped(synth_root: Path, checkpoint: Path, tmp_path: Path) -> None:
     """Ground-truth boxes posing as detections, every other one scored under the threshold."""
     frames = [f for video in load_posetrack(synth_root / "annotations" / "val") for f in video.frames if f.is_labeled]
-    boxes = [{"image_id": f.image_id, "bbox": p.bbox.tolist(), "score": 0.9 if k % 2 else 0.3, "category_id": 1}
-             for f in frames for k, p in enumerate(f.people)]
+    boxes = [
+        {"image_id": f.image_id, "bbox": p.bbox.tolist(), "score": 0.9 if k % 2 else 0.3, "category_id": 1}
+        for f in frames
+        for k, p in enumerate(f.people)
+    ]
     (tmp_path / "dets.json").write_text(json.dumps(boxes))
-    out = _evaluate(tmp_path, synth_root, checkpoint, "boxes=detections", f"detections={tmp_path / 'dets.json'}",
-                    "train.clip.det_score_threshold=0.5", "train.flip_test=true")
+    out = _evaluate(
+        tmp_path,
+        synth_root,
+        checkpoint,
+        "boxes=detections",
+        f"detections={tmp_path / 'dets.json'}",
+        "train.clip.det_score_threshold=0.5",
+        "train.flip_test=true",
+    )
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "metrics" / "eval.json").read_text())
     assert metrics["clips"] == sum(b["score"] > 0.5 for b in boxes) and metrics["boxes"] == "detections"

@@ -39,22 +39,40 @@ def test_predict_on_annotated_frames_equals_the_runs_validation(workbench: dict,
     """Same checkpoint, same video, ground-truth boxes: the predictions training validated with."""
     video_file = sorted((workbench["synth_root"] / "annotations" / "val").glob("*.json"))[0]
     out = tmp_path / "synth"
-    subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={workbench['result'].files['best']}",
-                    f"annotations={video_file}", f"out={out}", "overlays=false", "batch_size=8"], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "experiments/predict.py",
+            f"ckpt={workbench['result'].files['best']}",
+            f"annotations={video_file}",
+            f"out={out}",
+            "overlays=false",
+            "batch_size=8",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     videos = load_posetrack(video_file)
     ours = read_posetrack_results(out / "predictions", videos)
     validation = read_posetrack_results(workbench["result"].files["predictions"], videos)
     assert ours.keys() == validation.keys()
     for image_id, people in ours.items():
         for a, b in zip(people, validation[image_id], strict=True):
-            np.testing.assert_allclose(a.joints, b.joints, atol=0.5)  # px: an untrained net's flat heatmaps make DARK float-sensitive
+            np.testing.assert_allclose(
+                a.joints, b.joints, atol=0.5
+            )  # px: an untrained net's flat heatmaps make DARK float-sensitive
             assert a.score == pytest.approx(b.score, abs=1e-4)
     assert predict_output_sample(out).has_ground_truth and not (out / "overlays").exists()
 
 
 def test_predict_needs_frames_or_annotations(workbench: dict, tmp_path: Path) -> None:  # noqa: F811
-    done = subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={workbench['result'].files['best']}", f"out={tmp_path}"],
-                          cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "experiments/predict.py", f"ckpt={workbench['result'].files['best']}", f"out={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and "give exactly one of frames=DIR or annotations=FILE_OR_DIR" in done.stderr
 
 
@@ -65,11 +83,27 @@ def test_predict_needs_no_pretrained_backbone_file(synth_root: Path, tmp_path: P
     seed_everything(0)
     model_cfg, _ = preset_configs(ABLATION_ORDER[0], tiny_width=8, head_dilations=(3,))
     clip = ClipConfig(input_size=(48, 64))
-    ckpt = save_checkpoint({"model": build_model(model_cfg).state_dict(), "clip_config": asdict(clip),
-                            "model_config": {**asdict(model_cfg), "pretrained": str(tmp_path / "absent_hrnet_w48.pth")}},
-                           tmp_path / "best.pt")
+    ckpt = save_checkpoint(
+        {
+            "model": build_model(model_cfg).state_dict(),
+            "clip_config": asdict(clip),
+            "model_config": {**asdict(model_cfg), "pretrained": str(tmp_path / "absent_hrnet_w48.pth")},
+        },
+        tmp_path / "best.pt",
+    )
     video_file = sorted((synth_root / "annotations" / "val").glob("*.json"))[0]
-    done = subprocess.run([sys.executable, "experiments/predict.py", f"ckpt={ckpt}", f"annotations={video_file}",
-                           f"out={tmp_path / 'out'}", "overlays=false"], cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "experiments/predict.py",
+            f"ckpt={ckpt}",
+            f"annotations={video_file}",
+            f"out={tmp_path / 'out'}",
+            "overlays=false",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "out" / "predictions" / video_file.name).is_file()

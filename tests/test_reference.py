@@ -41,25 +41,42 @@ def test_author_notes_rows_keep_their_order_and_caveats() -> None:
 
 
 def test_new_ablation_rows_need_no_code(tmp_path: Path) -> None:
-    rows = pd.DataFrame([{"table": "ablation_tde", "dataset": "PoseTrack2017", "split": "val", "method": "tde2",
-                          "mean": 84.1, "kind": "paper", "source": "TDMI paper Table 5",
-                          "verified_against_tdmi_paper": "yes", "note": ""}])
+    rows = pd.DataFrame(
+        [
+            {
+                "table": "ablation_tde",
+                "dataset": "PoseTrack2017",
+                "split": "val",
+                "method": "tde2",
+                "mean": 84.1,
+                "kind": "paper",
+                "source": "TDMI paper Table 5",
+                "verified_against_tdmi_paper": "yes",
+                "note": "",
+            }
+        ]
+    )
     path = tmp_path / "reference.csv"
-    pd.concat([pd.read_csv(default_path(), dtype=str, keep_default_na=False), rows.astype(str)]).to_csv(path, index=False)
+    pd.concat([pd.read_csv(default_path(), dtype=str, keep_default_na=False), rows.astype(str)]).to_csv(
+        path, index=False
+    )
     ablations = ablation_rows(load_reference(path))
     ablations = ablations[ablations["table"] == "ablation_tde"]
     assert ablations[["method", "mean", "source"]].values.tolist() == [["tde2", 84.1, "TDMI paper Table 5"]]
     assert ablations["head"].isna().all()  # a row with only `mean` leaves the joint columns empty
 
 
-@pytest.mark.parametrize("change, problem", [
-    (lambda f: f.drop(columns=["source"]), "missing columns"),
-    (lambda f: f.assign(source=[""] + list(f["source"][1:])), "'source' is empty in data row"),
-    (lambda f: f.assign(head=["n/a"] + list(f["head"][1:])), "'head' is not a number"),
-    (lambda f: f.assign(mean=[""] + list(f["mean"][1:])), "every row needs 'mean'"),
-    (lambda f: f.assign(kind=[""] + list(f["kind"][1:])), "'kind' is empty in data row"),
-    (lambda f: f.assign(kind=["rumour"] + list(f["kind"][1:])), "'kind' must be one of"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda f: f.drop(columns=["source"]), "missing columns"),
+        (lambda f: f.assign(source=[""] + list(f["source"][1:])), "'source' is empty in data row"),
+        (lambda f: f.assign(head=["n/a"] + list(f["head"][1:])), "'head' is not a number"),
+        (lambda f: f.assign(mean=[""] + list(f["mean"][1:])), "every row needs 'mean'"),
+        (lambda f: f.assign(kind=[""] + list(f["kind"][1:])), "'kind' is empty in data row"),
+        (lambda f: f.assign(kind=["rumour"] + list(f["kind"][1:])), "'kind' must be one of"),
+    ],
+)
 def test_loader_rejects_bad_files(tmp_path: Path, change, problem: str) -> None:
     path = tmp_path / "bad.csv"
     change(pd.read_csv(default_path(), dtype=str, keep_default_na=False)).to_csv(path, index=False)

@@ -26,9 +26,18 @@ from tdmi.utils.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "experiments" / "conf"
-TINY = ["model.tiny_width=8", "model.head_dilations=[3]", "model.mi_hidden=16", "model.mi_dim=8",
-        "train.clip.input_size=[48,64]", "train.batch_size=8", "train.steps_per_epoch=2", "train.epochs=1",
-        "train.num_workers=0", "train.progress=false"]
+TINY = [
+    "model.tiny_width=8",
+    "model.head_dilations=[3]",
+    "model.mi_hidden=16",
+    "model.mi_dim=8",
+    "train.clip.input_size=[48,64]",
+    "train.batch_size=8",
+    "train.steps_per_epoch=2",
+    "train.epochs=1",
+    "train.num_workers=0",
+    "train.progress=false",
+]
 
 
 def _config(*overrides: str) -> dict:
@@ -37,20 +46,28 @@ def _config(*overrides: str) -> dict:
 
 
 def _spec(tmp: Path, root: Path, *overrides: str, files: bool = False) -> RunSpec:
-    paths = [f"data.root={root}", f"train_dir={tmp / 'run'}", f"metrics_dir={tmp / 'metrics'}", f"plots_dir={tmp / 'plots'}"]
+    paths = [
+        f"data.root={root}",
+        f"train_dir={tmp / 'run'}",
+        f"metrics_dir={tmp / 'metrics'}",
+        f"plots_dir={tmp / 'plots'}",
+    ]
     return RunSpec.from_dict(_config(*TINY, *paths, *overrides), tmp, files=files)
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("train.epochs=abc", "train.epochs='abc': must be an integer"),
-    ("train.batch_size=2.5", "train.batch_size=2.5: must be an integer"),
-    ("model.tde_stages=2.7", "model.tde_stages=2.7: must be an integer"),
-    ("train.steps_per_epoch=0", "train.steps_per_epoch=0: must be an integer >= 1, or null"),
-    (f"model.{MI_TERMS[0]}=-0.5", f"model.{MI_TERMS[0]}=-0.5: must be a weight >= 0"),
-    ("train.clip.sigma=0", "train.clip.sigma=0: must be a number > 0"),
-    ("train.schedule=linear", "train.schedule='linear': must be one of ('cosine', 'step')"),
-    ("train.lr=-1", "train.lr=-1: must be a number > 0"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epochs=abc", "train.epochs='abc': must be an integer"),
+        ("train.batch_size=2.5", "train.batch_size=2.5: must be an integer"),
+        ("model.tde_stages=2.7", "model.tde_stages=2.7: must be an integer"),
+        ("train.steps_per_epoch=0", "train.steps_per_epoch=0: must be an integer >= 1, or null"),
+        (f"model.{MI_TERMS[0]}=-0.5", f"model.{MI_TERMS[0]}=-0.5: must be a weight >= 0"),
+        ("train.clip.sigma=0", "train.clip.sigma=0: must be a number > 0"),
+        ("train.schedule=linear", "train.schedule='linear': must be one of ('cosine', 'step')"),
+        ("train.lr=-1", "train.lr=-1: must be a number > 0"),
+    ],
+)
 def test_bad_values_name_the_key_and_what_is_allowed(tmp_path: Path, override: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         _spec(tmp_path, tmp_path, override)
@@ -62,16 +79,31 @@ def test_the_default_experiment_is_the_default_composition() -> None:
     assert _config("experiment=cpu_default") == _config()
 
 
-@pytest.mark.parametrize(("script", "args", "message"), [
-    ("train.py", ["train.epochs=abc"], "error: train.epochs='abc': must be an integer"),
-    ("ablate.py", ["ablate.presets=[nope]"], "error: ablate.presets=['nope']: must be presets of"),
-    ("evaluate.py", ["ckpt=absent.pt"], "absent.pt: no such checkpoint file"),
-    ("predict.py", ["ckpt=absent.pt", "frames=."], "absent.pt: no such checkpoint file"),
-])
+@pytest.mark.parametrize(
+    ("script", "args", "message"),
+    [
+        ("train.py", ["train.epochs=abc"], "error: train.epochs='abc': must be an integer"),
+        ("ablate.py", ["ablate.presets=[nope]"], "error: ablate.presets=['nope']: must be presets of"),
+        ("evaluate.py", ["ckpt=absent.pt"], "absent.pt: no such checkpoint file"),
+        ("predict.py", ["ckpt=absent.pt", "frames=."], "absent.pt: no such checkpoint file"),
+    ],
+)
 def test_entry_points_print_one_line_and_exit_2(tmp_path: Path, script: str, args: list[str], message: str) -> None:
-    out = subprocess.run([sys.executable, f"experiments/{script}", *args, f"paths.root={tmp_path}",
-                          f"hydra.run.dir={tmp_path}/h", "hydra.output_subdir=null"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [
+            sys.executable,
+            f"experiments/{script}",
+            *args,
+            f"paths.root={tmp_path}",
+            f"hydra.run.dir={tmp_path}/h",
+            "hydra.output_subdir=null",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert out.returncode == 2, out.stderr[-2000:]
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
@@ -83,8 +115,10 @@ def test_a_changed_config_never_resumes_a_finished_run(synth_root: Path, tmp_pat
     spec = _spec(tmp_path, synth_root)
     first = train(spec, MLflowTracker("resume-policy", uri))
     stages = 1 if spec.model.tde_stages != 1 else 2
-    for override, differs in (("train.lr=0.05", "train.lr: 0.001 -> 0.05"),
-                              (f"model.tde_stages={stages}", f"model.tde_stages: {spec.model.tde_stages} -> {stages}")):
+    for override, differs in (
+        ("train.lr=0.05", "train.lr: 0.001 -> 0.05"),
+        (f"model.tde_stages={stages}", f"model.tde_stages: {spec.model.tde_stages} -> {stages}"),
+    ):
         with pytest.raises(ConfigError, match="its last.pt was trained with another config") as err:
             train(_spec(tmp_path, synth_root, override), MLflowTracker("resume-policy", uri))
         assert f"train_dir='{spec.out_dir}'" in str(err.value) and differs in str(err.value)
@@ -99,8 +133,9 @@ def test_a_changed_config_never_resumes_a_finished_run(synth_root: Path, tmp_pat
 
 
 @pytest.mark.parametrize("full", ["best.pt", "last.pt"])
-def test_a_full_disk_at_any_checkpoint_leaves_a_resumable_run(synth_root: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch, full: str) -> None:
+def test_a_full_disk_at_any_checkpoint_leaves_a_resumable_run(
+    synth_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: str
+) -> None:
     """Before: last.pt was written first, so ENOSPC on best.pt left a run whose best epoch had no
     file: every resume "finished" at once and train.json named a best.pt that did not exist."""
     spec = _spec(tmp_path, synth_root, files=True)
@@ -129,11 +164,26 @@ def test_a_full_disk_at_any_checkpoint_leaves_a_resumable_run(synth_root: Path, 
 
 def test_a_study_name_with_a_quote_is_refused_before_anything_is_created(synth_root: Path, tmp_path: Path) -> None:
     storage, uri = tmp_path / "optuna.db", tmp_path / "mlruns.db"
-    out = subprocess.run([sys.executable, "experiments/sweep.py", "sweep.study=\"it's\"", f"data.root={synth_root}",
-                          f"sweep.storage=sqlite:///{storage}", f"mlflow.tracking_uri=sqlite:///{uri}",
-                          f"hydra.run.dir={tmp_path}/h", "hydra.output_subdir=null"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert out.returncode == 2 and "error: sweep.study=\"it's\": must be letters, digits" in out.stderr, out.stderr[-2000:]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "experiments/sweep.py",
+            'sweep.study="it\'s"',
+            f"data.root={synth_root}",
+            f"sweep.storage=sqlite:///{storage}",
+            f"mlflow.tracking_uri=sqlite:///{uri}",
+            f"hydra.run.dir={tmp_path}/h",
+            "hydra.output_subdir=null",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert out.returncode == 2 and 'error: sweep.study="it\'s": must be letters, digits' in out.stderr, out.stderr[
+        -2000:
+    ]
     assert not storage.exists() and not uri.exists()
 
 

@@ -27,15 +27,33 @@ from tdmi.studies.study import counted
 
 REPO = Path(__file__).resolve().parents[1]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-SPACE = {"model": {"tde_stages": {"type": "int", "low": 1, "high": 4},
-                   "mi_task": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True, "zero": True}}}
+SPACE = {
+    "model": {
+        "tde_stages": {"type": "int", "low": 1, "high": 4},
+        "mi_task": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True, "zero": True},
+    }
+}
 
 
 def tiny(synth_root: Path, tmp: Path, mlflow_uri: str, storage: str, *more: str) -> list[str]:
-    return [sys.executable, str(REPO / "experiments" / "sweep.py"), f"data.root={synth_root}", "model.tiny_width=8",
-            "train.clip.input_size=[48,64]", "train.epochs=2", "train.steps_per_epoch=2", "train.batch_size=8",
-            "train.num_workers=0", "train.progress=false", f"mlflow.tracking_uri={mlflow_uri}", f"sweep.storage={storage}",
-            f"sweep.out_dir={tmp}/out", f"sweep.train_dir={tmp}/trials", "hydra.output_subdir=null", *more]
+    return [
+        sys.executable,
+        str(REPO / "experiments" / "sweep.py"),
+        f"data.root={synth_root}",
+        "model.tiny_width=8",
+        "train.clip.input_size=[48,64]",
+        "train.epochs=2",
+        "train.steps_per_epoch=2",
+        "train.batch_size=8",
+        "train.num_workers=0",
+        "train.progress=false",
+        f"mlflow.tracking_uri={mlflow_uri}",
+        f"sweep.storage={storage}",
+        f"sweep.out_dir={tmp}/out",
+        f"sweep.train_dir={tmp}/trials",
+        "hydra.output_subdir=null",
+        *more,
+    ]
 
 
 def run(cmd: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -48,7 +66,9 @@ def test_space_from_config_suggests_zero_and_log_values_and_enumerates_a_grid() 
     assert list(space) == ["model.tde_stages", "model.mi_task"]
     check_space(space)
     off = suggest(optuna.trial.FixedTrial({"model.tde_stages": 2, "model.mi_task:on": False}), space)
-    on = suggest(optuna.trial.FixedTrial({"model.tde_stages": 4, "model.mi_task:on": True, "model.mi_task": 3e-3}), space)
+    on = suggest(
+        optuna.trial.FixedTrial({"model.tde_stages": 4, "model.mi_task:on": True, "model.mi_task": 3e-3}), space
+    )
     assert off == {"model.tde_stages": 2, "model.mi_task": 0.0} and on == {"model.tde_stages": 4, "model.mi_task": 3e-3}
     cells = list(grid(space, points=3))
     assert len(cells) == 4 * 4 and sorted({c["model.mi_task"] for c in cells}) == pytest.approx([0.0, 1e-5, 1e-3, 1e-1])
@@ -72,16 +92,28 @@ def test_pruning_callback_reports_each_epoch_and_stops_fit() -> None:
 def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_root: Path, tmp_path: Path) -> None:
     """A learning rate of 1e30 makes trials fail with a non-finite loss; the sweep goes on."""
     mlflow_uri, storage = f"sqlite:///{tmp_path / 'mlruns.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
-    cmd = tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=s", "sweep.n_trials=6", "train.max_nonfinite=1",
-               "+sweep.space.train.lr={type:categorical,choices:[0.001,1.0e+30]}", "sweep.pruner.n_startup_trials=1",
-               "sweep.pruner.n_warmup_steps=0", "sweep.space.model.mi_motion.low=1e-2")
+    cmd = tiny(
+        synth_root,
+        tmp_path,
+        mlflow_uri,
+        storage,
+        "sweep.study=s",
+        "sweep.n_trials=6",
+        "train.max_nonfinite=1",
+        "+sweep.space.train.lr={type:categorical,choices:[0.001,1.0e+30]}",
+        "sweep.pruner.n_startup_trials=1",
+        "sweep.pruner.n_warmup_steps=0",
+        "sweep.space.model.mi_motion.low=1e-2",
+    )
     out = run(cmd, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     study = optuna.load_study(study_name="s", storage=storage)
     states = {t.number: t.state.name for t in study.trials}
     assert len(counted(study)) == len(states) == 6 and set(states.values()) <= {"COMPLETE", "PRUNED", "FAIL"}
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
-    assert failed and all(t.params["train.lr"] == 1e30 and "NonFiniteLossError" in t.user_attrs["fail_reason"] for t in failed)
+    assert failed and all(
+        t.params["train.lr"] == 1e30 and "NonFiniteLossError" in t.user_attrs["fail_reason"] for t in failed
+    )
     assert "COMPLETE" in states.values()
 
     mlflow.set_tracking_uri(mlflow_uri)
@@ -90,7 +122,10 @@ def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     trials = {int(r.data.tags["trial_number"]): r for r in runs if "trial_number" in r.data.tags}
     assert {n: r.data.tags["state"] for n, r in trials.items()} == states
-    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id and r.data.tags["study_name"] == "s" for r in trials.values())
+    assert all(
+        r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id and r.data.tags["study_name"] == "s"
+        for r in trials.values()
+    )
     complete = next(n for n, s in states.items() if s == "COMPLETE")
     assert trials[complete].data.params["model.tde_stages"] == str(study.trials[complete].params["model.tde_stages"])
     history = mlflow.MlflowClient(mlflow_uri).get_metric_history(trials[complete].info.run_id, "val/mAP")
@@ -107,7 +142,9 @@ def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_
     assert f"optuna-dashboard {storage}" in out.stdout and f"mlflow ui --backend-store-uri {mlflow_uri}" in out.stdout
 
     again = run([*tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=s", "sweep.n_trials=6")], tmp_path)
-    assert again.returncode == 0 and len(optuna.load_study(study_name="s", storage=storage).trials) == 6  # budget spent: nothing runs
+    assert (
+        again.returncode == 0 and len(optuna.load_study(study_name="s", storage=storage).trials) == 6
+    )  # budget spent: nothing runs
 
 
 def _free_port() -> int:
@@ -131,12 +168,22 @@ def postgres() -> Iterator[str]:
     if as_user:
         shutil.chown(data, "postgres")
     port = _free_port()
-    subprocess.run([*as_user, PG_BIN / "initdb", "-D", data / "db", "-U", "postgres", "--auth=trust"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, PG_BIN / "initdb", "-D", data / "db", "-U", "postgres", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={data}"
-    subprocess.run([*as_user, PG_BIN / "pg_ctl", "-D", data / "db", "-o", options, "-l", data / "log", "-w", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, PG_BIN / "pg_ctl", "-D", data / "db", "-o", options, "-l", data / "log", "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         for name in ("optuna", "mlflow"):
-            subprocess.run([*as_user, PG_BIN / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", name], check=True)
+            subprocess.run(
+                [*as_user, PG_BIN / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", name], check=True
+            )
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}"
     finally:
         subprocess.run([*as_user, PG_BIN / "pg_ctl", "-D", data / "db", "-m", "immediate", "stop"], capture_output=True)
@@ -145,17 +192,29 @@ def postgres() -> Iterator[str]:
 
 def test_two_workers_share_one_study_on_postgresql(postgres: str, synth_root: Path, tmp_path: Path) -> None:
     storage, mlflow_uri = f"{postgres}/optuna", f"{postgres}/mlflow"
-    optuna.storages.RDBStorage(storage)  # schemas first (what the first worker or a tracking server does), then the workers
+    optuna.storages.RDBStorage(
+        storage
+    )  # schemas first (what the first worker or a tracking server does), then the workers
     mlflow.MlflowClient(mlflow_uri).search_experiments()
     cmd = tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=shared", "sweep.n_trials=6", "train.epochs=1")
-    workers = [subprocess.Popen([*cmd, f"sweep.sampler.seed={i}", f"hydra.run.dir={tmp_path}/h{i}"], cwd=tmp_path,
-                                env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [*cmd, f"sweep.sampler.seed={i}", f"hydra.run.dir={tmp_path}/h{i}"],
+            cwd=tmp_path,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
     logs = [w.communicate(timeout=150)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-2000:] for log in logs)
     trials = optuna.load_study(study_name="shared", storage=storage).trials
     numbers = sorted(t.number for t in trials)
-    assert numbers == list(range(len(numbers))) and 6 <= len(numbers) <= 7  # at most one over: the other worker's last trial
+    assert (
+        numbers == list(range(len(numbers))) and 6 <= len(numbers) <= 7
+    )  # at most one over: the other worker's last trial
     assert all(t.state.is_finished() for t in trials)
     mlflow.set_tracking_uri(mlflow_uri)
     runs = mlflow.search_runs(experiment_names=["tdmi-sweep"], output_format="list")
@@ -167,9 +226,24 @@ def test_sigkilled_sweep_resumes_by_name_and_finishes_the_budget(synth_root: Pat
     """The killed trial stays RUNNING until its heartbeat goes stale; the resumed sweep fails it,
     retries its parameters, and still ends with the budget of outcomes and nothing RUNNING."""
     mlflow_uri, storage = f"sqlite:///{tmp_path / 'mlruns.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
-    cmd = tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=k", "sweep.n_trials=3", "sweep.heartbeat_interval=1",
-               "train.epochs=4", f"hydra.run.dir={tmp_path}/h")
-    worker = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = tiny(
+        synth_root,
+        tmp_path,
+        mlflow_uri,
+        storage,
+        "sweep.study=k",
+        "sweep.n_trials=3",
+        "sweep.heartbeat_interval=1",
+        "train.epochs=4",
+        f"hydra.run.dir={tmp_path}/h",
+    )
+    worker = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.2)
@@ -193,6 +267,8 @@ def test_sigkilled_sweep_resumes_by_name_and_finishes_the_budget(synth_root: Pat
     fresh = [tuple(sorted(t.params.items())) for t in study.trials if "failed_trial" not in t.system_attrs]
     assert len(set(fresh)) == len(fresh), f"the resumed sweep repeated a parameter set: {fresh}"  # only retries repeat
     mlflow.set_tracking_uri(mlflow_uri)
-    run_of_killed = mlflow.search_runs(experiment_names=["tdmi-sweep"], filter_string=f"tags.trial_number = '{killed}'", output_format="list")
+    run_of_killed = mlflow.search_runs(
+        experiment_names=["tdmi-sweep"], filter_string=f"tags.trial_number = '{killed}'", output_format="list"
+    )
     assert [(r.info.status, r.data.tags["state"]) for r in run_of_killed] == [("KILLED", "FAIL")]
     assert math.isfinite(study.best_value)

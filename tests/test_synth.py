@@ -110,7 +110,24 @@ def test_knobs_out_of_range_are_refused(field: str) -> None:
 
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    synth.main(["--out", str(tmp_path), "--videos", "1", "--val-videos", "1", "--frames", "3", "--width", "96", "--height", "80", "--workers", "1"])
+    synth.main(
+        [
+            "--out",
+            str(tmp_path),
+            "--videos",
+            "1",
+            "--val-videos",
+            "1",
+            "--frames",
+            "3",
+            "--width",
+            "96",
+            "--height",
+            "80",
+            "--workers",
+            "1",
+        ]
+    )
     assert "person-frames" in capsys.readouterr().out
     cfg = json.loads((tmp_path / "synth_config.json").read_text())
     assert cfg["frames"] == 3 and len(list((tmp_path / "annotations" / "val").glob("*.json"))) == 1
@@ -122,7 +139,11 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def _annotations(root: Path, split: str = "train") -> list[dict]:
-    return [a for p in sorted((root / "annotations" / split).glob("*.json")) for a in json.loads(p.read_text())["annotations"]]
+    return [
+        a
+        for p in sorted((root / "annotations" / split).glob("*.json"))
+        for a in json.loads(p.read_text())["annotations"]
+    ]
 
 
 def _bits(root: Path, mask: int) -> np.ndarray:
@@ -134,7 +155,14 @@ def _bits(root: Path, mask: int) -> np.ndarray:
 
 def _sharpness(root: Path) -> float:
     """Mean variance of the Laplacian over the frames: falls as blur smears edges."""
-    return float(np.mean([cv2.Laplacian(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE), cv2.CV_64F).var() for p in sorted(root.rglob("*.jpg"))]))
+    return float(
+        np.mean(
+            [
+                cv2.Laplacian(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE), cv2.CV_64F).var()
+                for p in sorted(root.rglob("*.jpg"))
+            ]
+        )
+    )
 
 
 # every knob off (blur too: one sub-frame per frame keeps these tests fast); each test turns its own on
@@ -188,9 +216,13 @@ def test_clean_twin_has_the_same_poses_without_degradations(tmp_path: Path, tiny
     assert not (tmp_path / "twin" / "annotations" / "train").exists()
     a, b = _annotations(tmp_path / "set", "val"), _annotations(tmp_path / "twin", "val")
     assert [x["id"] for x in a] == [x["id"] for x in b]
-    assert [x["keypoints"][0::3] + x["keypoints"][1::3] for x in a] == [x["keypoints"][0::3] + x["keypoints"][1::3] for x in b]
+    assert [x["keypoints"][0::3] + x["keypoints"][1::3] for x in a] == [
+        x["keypoints"][0::3] + x["keypoints"][1::3] for x in b
+    ]
     assert any(max(x["degraded"]) for x in a)
-    assert all(d & (synth.SMEAR | synth.OCCLUDER | synth.DEFOCUS | synth.CORRUPT) == 0 for x in b for d in x["degraded"])
+    assert all(
+        d & (synth.SMEAR | synth.OCCLUDER | synth.DEFOCUS | synth.CORRUPT) == 0 for x in b for d in x["degraded"]
+    )
 
 
 def _tracks(root: Path) -> list[dict[int, dict[int, np.ndarray]]]:
@@ -212,7 +244,10 @@ def test_distractor_moves_on_its_own(tmp_path: Path, tiny_synth: synth.SynthConf
     for tracks in _tracks(tmp_path):
         d = tracks[max(tracks)]  # the distractor is the last track
         mid = min(d, key=lambda f: abs(f - cfg.frames // 2))
-        target = min((t for k, t in tracks.items() if k != max(tracks) and mid in t), key=lambda t: np.linalg.norm(t[mid] - d[mid]))
+        target = min(
+            (t for k, t in tracks.items() if k != max(tracks) and mid in t),
+            key=lambda t: np.linalg.norm(t[mid] - d[mid]),
+        )
         common = sorted(set(d) & set(target))
         vd = (d[common[-1]] - d[common[0]]) / (common[-1] - common[0])
         vt = (target[common[-1]] - target[common[0]]) / (common[-1] - common[0])

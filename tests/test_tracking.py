@@ -46,8 +46,13 @@ def test_tracking_uri_comes_from_config_then_environment_then_the_project_root(
 def _log_run(uri: str, tmp_path: Path) -> str:
     (tmp_path / "best.pt").write_bytes(b"checkpoint")
     (tmp_path / "per_joint.csv").write_text("name,Head\n")
-    result = FitResult(history=HISTORY, out_dir=tmp_path, best_epoch=2, best_metric=20.0,
-                       files={"best": tmp_path / "best.pt", "per_joint": tmp_path / "per_joint.csv"})
+    result = FitResult(
+        history=HISTORY,
+        out_dir=tmp_path,
+        best_epoch=2,
+        best_metric=20.0,
+        files={"best": tmp_path / "best.pt", "per_joint": tmp_path / "per_joint.csv"},
+    )
     with MLflowTracker("tracking-test", uri, run_name="tiny") as tracker:  # as tdmi.run.train tracks
         tracker.log_config({"model": {"preset": "tdmi", "tde_stages": 3}, "train": {"lr": 1e-3}})
         tracker.set_tags("abc123", "cpu", "tdmi")
@@ -84,9 +89,24 @@ def test_run_on_a_real_mlflow_server(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "artifacts")],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,  # its own process group: the job consumers it forks are stopped with it
     )
     uri = f"http://127.0.0.1:{port}"

@@ -116,7 +116,9 @@ class SynthConfig:
         if not 1 <= lo <= hi:
             raise ValueError(f"SynthConfig.people must be a range 1 <= lo <= hi, got {self.people}")
         if not self.transients or not set(self.transients) <= set(TRANSIENTS):
-            raise ValueError(f"SynthConfig.transients must be a non-empty subset of {list(TRANSIENTS)}, got {list(self.transients)}")
+            raise ValueError(
+                f"SynthConfig.transients must be a non-empty subset of {list(TRANSIENTS)}, got {list(self.transients)}"
+            )
 
 
 def clean_twin(cfg: SynthConfig) -> SynthConfig:
@@ -171,7 +173,9 @@ def pose3d(body: Body, t: float) -> np.ndarray:
     for side, sign in (("left", 1.0), ("right", -1.0)):
         s = sign  # legs and arms of the two sides move in antiphase
         p[J[f"{side}_knee"]] = p[J[f"{side}_hip"]] + 0.25 * _unit(s * thigh, 0.03, sign)
-        p[J[f"{side}_ankle"]] = p[J[f"{side}_knee"]] + 0.25 * _unit(s * thigh - (knee if s * math.sin(g) < 0 else 0.1), 0.0, sign)
+        p[J[f"{side}_ankle"]] = p[J[f"{side}_knee"]] + 0.25 * _unit(
+            s * thigh - (knee if s * math.sin(g) < 0 else 0.1), 0.0, sign
+        )
         if body.action == "wave" and side == "right":
             up = 2.6 + 0.1 * math.sin(2 * g)
             p[J["right_elbow"]] = p[J["right_shoulder"]] + 0.16 * _unit(0.0, up, sign)
@@ -214,7 +218,9 @@ def _parts(body: Body, xy: np.ndarray, depth: np.ndarray, yaw: float) -> list[tu
     parts: list[tuple[float, str, tuple]] = []
     for a, b, width, attr in LIMBS:
         ia, ib = J[a], J[b]
-        parts.append(((depth[ia] + depth[ib]) / 2, "limb", (xy[ia], xy[ib], max(2, int(width * h)), getattr(body, attr))))
+        parts.append(
+            ((depth[ia] + depth[ib]) / 2, "limb", (xy[ia], xy[ib], max(2, int(width * h)), getattr(body, attr)))
+        )
     quad = xy[[J["left_shoulder"], J["right_shoulder"], J["right_hip"], J["left_hip"]]]
     # a torso seen from the side still has thickness
     centre = quad.mean(axis=0)
@@ -222,7 +228,9 @@ def _parts(body: Body, xy: np.ndarray, depth: np.ndarray, yaw: float) -> list[tu
     parts.append((float(depth[[5, 6, 11, 12]].mean()), "torso", (quad, body.shirt)))
     head_c = (xy[J["head_top"]] + xy[J["head_bottom"]]) / 2
     facing = math.cos(yaw)  # > 0: face towards the camera
-    parts.append((float(depth[J["nose"]]) + 0.05, "head", (head_c, 0.065 * h, body.skin, body.hair, facing, xy[J["nose"]])))
+    parts.append(
+        (float(depth[J["nose"]]) + 0.05, "head", (head_c, 0.065 * h, body.skin, body.hair, facing, xy[J["nose"]]))
+    )
     return parts
 
 
@@ -269,7 +277,9 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     """A cluttered, textured scene larger than the frame, so camera jitter can move over it."""
     h, w = height + 40, width + 40
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = np.stack([rng.uniform(60, 200) + rng.uniform(-40, 40) * (xx / w) + rng.uniform(-40, 40) * (yy / h) for _ in range(3)], -1)
+    base = np.stack(
+        [rng.uniform(60, 200) + rng.uniform(-40, 40) * (xx / w) + rng.uniform(-40, 40) * (yy / h) for _ in range(3)], -1
+    )
     img = np.clip(base + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
     for _ in range(rng.integers(8, 16)):
         color = _random_color(rng)
@@ -278,9 +288,26 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
         if kind == 0:
             cv2.rectangle(img, (x, y), (x + int(rng.integers(10, 80)), y + int(rng.integers(10, 80))), color, -1)
         elif kind == 1:
-            cv2.ellipse(img, (x, y), (int(rng.integers(5, 40)), int(rng.integers(5, 40))), float(rng.uniform(0, 180)), 0, 360, color, -1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (x, y),
+                (int(rng.integers(5, 40)), int(rng.integers(5, 40))),
+                float(rng.uniform(0, 180)),
+                0,
+                360,
+                color,
+                -1,
+                cv2.LINE_AA,
+            )
         else:  # limb-like bars: clutter that looks like arms and legs
-            cv2.line(img, (x, y), (x + int(rng.integers(-60, 60)), y + int(rng.integers(-60, 60))), color, int(rng.integers(2, 8)), cv2.LINE_AA)
+            cv2.line(
+                img,
+                (x, y),
+                (x + int(rng.integers(-60, 60)), y + int(rng.integers(-60, 60))),
+                color,
+                int(rng.integers(2, 8)),
+                cv2.LINE_AA,
+            )
     return cv2.GaussianBlur(img, (3, 3), 0)
 
 
@@ -294,7 +321,9 @@ def _bodies(rng: np.random.Generator, cfg: SynthConfig, n: int) -> list[Body]:
         direction = rng.choice([-1.0, 1.0])
         vx = direction * pace * rng.uniform(0.6, 1.4) if action == "walk" else rng.normal(0, 0.2)
         spread = 0.3 * (1.0 - 0.6 * cfg.crowd)  # a crowd packs its paths into the middle
-        start = np.array([rng.uniform(0.5 - spread, 0.5 + spread) * cfg.width, rng.uniform(0.5, 0.62) * cfg.height + 0.1 * height])
+        start = np.array(
+            [rng.uniform(0.5 - spread, 0.5 + spread) * cfg.width, rng.uniform(0.5, 0.62) * cfg.height + 0.1 * height]
+        )
         if rng.random() < cfg.truncation:  # start at a border, walk out of or into the frame
             start[0] = cfg.width * rng.choice([0.02, 0.98])
             vx = pace * (1.0 if start[0] > cfg.width / 2 else -1.0)
@@ -320,7 +349,9 @@ def _bodies(rng: np.random.Generator, cfg: SynthConfig, n: int) -> list[Body]:
             body.yaw0 = math.pi / 2 if body.velocity[0] > 0 else -math.pi / 2
     if rng.random() < cfg.distractor:  # someone walking past a target, right beside it mid-video
         target = bodies[int(rng.integers(n))]
-        d = _bodies(rng, SynthConfig(**{**asdict(cfg), "occlusion": 0.0, "distractor": 0.0, "truncation": 0.0, "crowd": 0.0}), 1)[0]
+        d = _bodies(
+            rng, SynthConfig(**{**asdict(cfg), "occlusion": 0.0, "distractor": 0.0, "truncation": 0.0, "crowd": 0.0}), 1
+        )[0]
         relative = rng.choice([-1.0, 1.0]) * (0.6 + 1.5 * cfg.speed) * rng.uniform(0.8, 1.25)
         d.action, d.velocity = "walk", np.array([target.velocity[0] + relative, rng.normal(0, 0.1)])
         d.yaw0 = (math.pi / 2 if d.velocity[0] > 0 else -math.pi / 2) + rng.normal(0, 0.3)
@@ -368,7 +399,9 @@ def _paint_occluder(canvas: np.ndarray, labels: np.ndarray | None, occluder: tup
     """The occluder in front of everyone; it owns its pixels as -1 in the label map."""
     centre, axes, angle, color = occluder
     cv2.ellipse(canvas, centre, axes, angle, 0, 360, _shade(color, 0.7), -1, cv2.LINE_AA)
-    cv2.ellipse(canvas, centre, (max(1, axes[0] * 2 // 3), max(1, axes[1] * 2 // 3)), angle, 0, 360, color, -1, cv2.LINE_AA)
+    cv2.ellipse(
+        canvas, centre, (max(1, axes[0] * 2 // 3), max(1, axes[1] * 2 // 3)), angle, 0, 360, color, -1, cv2.LINE_AA
+    )
     if labels is not None:
         cv2.ellipse(labels, centre, axes, angle, 0, 360, -1, -1)
 
@@ -385,7 +418,9 @@ def _degrade_frame(frame: np.ndarray, kind: str | None, rng: np.random.Generator
     return frame
 
 
-def _degraded(xy: np.ndarray, v: np.ndarray, labels: np.ndarray, smear: np.ndarray, kind: str | None, smear_px: float) -> np.ndarray:
+def _degraded(
+    xy: np.ndarray, v: np.ndarray, labels: np.ndarray, smear: np.ndarray, kind: str | None, smear_px: float
+) -> np.ndarray:
     """Bit mask per joint (module docstring): what makes it ambiguous in this frame; 0 for v = 0."""
     bits = np.zeros(NUM_JOINTS, np.int64)
     for j in np.flatnonzero(v > 0):
@@ -398,7 +433,9 @@ def _degraded(xy: np.ndarray, v: np.ndarray, labels: np.ndarray, smear: np.ndarr
     return bits
 
 
-def _annotation(xy: np.ndarray, v: np.ndarray, degraded: np.ndarray, body: Body, image_id: int, k: int, width: int, height: int) -> dict | None:
+def _annotation(
+    xy: np.ndarray, v: np.ndarray, degraded: np.ndarray, body: Body, image_id: int, k: int, width: int, height: int
+) -> dict | None:
     """A PoseTrack18 annotation, or None for a person entirely out of view."""
     if not np.any(v > 0):
         return None
@@ -456,19 +493,30 @@ def render_video(cfg: SynthConfig, split: str, index: int, out: Path) -> dict:
             parts = []
             for owner, body in enumerate(bodies, start=1):
                 xy, depth = project(body, t, np.zeros(2))
-                parts += [(d, owner, kind, args) for d, kind, args in _parts(body, xy, depth, body.yaw0 + body.yaw_rate * t)]
+                parts += [
+                    (d, owner, kind, args) for d, kind, args in _parts(body, xy, depth, body.yaw0 + body.yaw_rate * t)
+                ]
             for _, owner, kind, args in sorted(parts, key=lambda p: (p[0], p[1])):
                 _paint(canvas, labels, owner, kind, args)
             if occluder is not None:
                 _paint_occluder(canvas, labels, occluder)
             acc += canvas
-        frame = _degrade_frame(acc / subframes, transients[f], degrade_rng) + noise_rng.normal(0, 255 * cfg.noise, acc.shape)
-        cv2.imwrite(str(img_dir / f"{f:06d}.jpg"), np.clip(frame, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+        frame = _degrade_frame(acc / subframes, transients[f], degrade_rng) + noise_rng.normal(
+            0, 255 * cfg.noise, acc.shape
+        )
+        cv2.imwrite(
+            str(img_dir / f"{f:06d}.jpg"),
+            np.clip(frame, 0, 255).astype(np.uint8),
+            [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality],
+        )
         for owner, body in enumerate(bodies, start=1):
             xy, _ = project(body, float(f), np.zeros(2))
             smear = np.zeros(NUM_JOINTS)
             if subframes > 1:
-                smear = np.linalg.norm(project(body, f + shutter / 2, np.zeros(2))[0] - project(body, f - shutter / 2, np.zeros(2))[0], axis=1)
+                smear = np.linalg.norm(
+                    project(body, f + shutter / 2, np.zeros(2))[0] - project(body, f - shutter / 2, np.zeros(2))[0],
+                    axis=1,
+                )
             v = _visibility(xy, key_labels, owner, cfg.width, cfg.height)
             bits = _degraded(xy, v, key_labels, smear, transients[f], cfg.smear_px)
             ann = _annotation(xy, v, bits, body, image_id, owner, cfg.width, cfg.height)
@@ -492,8 +540,14 @@ def read_degraded(annotations: str | Path) -> dict[int, np.ndarray]:
             if not isinstance(ann, dict) or DEGRADED_FIELD not in ann:
                 continue
             where, bits = f"annotations[{i}]", ann[DEGRADED_FIELD]
-            if not (isinstance(bits, list) and len(bits) == NUM_JOINTS and all(type(b) is int and b >= 0 for b in bits)):
-                raise PoseTrackFormatError(path, f"{where}.{DEGRADED_FIELD}", f"expected {NUM_JOINTS} non-negative integers (bit masks), got {bits!r}")
+            if not (
+                isinstance(bits, list) and len(bits) == NUM_JOINTS and all(type(b) is int and b >= 0 for b in bits)
+            ):
+                raise PoseTrackFormatError(
+                    path,
+                    f"{where}.{DEGRADED_FIELD}",
+                    f"expected {NUM_JOINTS} non-negative integers (bit masks), got {bits!r}",
+                )
             out[int(require_field(path, where, ann, "id"))] = np.asarray(bits, dtype=np.int64)
     return out
 
@@ -522,9 +576,7 @@ def generate(cfg: SynthConfig, out: str | Path, progress: bool = True, splits: t
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not (out / MARKER).is_file():  # never delete or write into a folder we did not make
-            raise FileExistsError(
-                f"{out}: not empty and holds no {MARKER}: not a synthetic set, left untouched"
-            )
+            raise FileExistsError(f"{out}: not empty and holds no {MARKER}: not a synthetic set, left untouched")
         shutil.rmtree(out)  # our own earlier set: a stale file from a bigger set must not survive
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(json.dumps(asdict(cfg), sort_keys=True, indent=1))  # marks it ours

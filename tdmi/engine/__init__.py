@@ -19,7 +19,19 @@ from tdmi.engine.train import (
 )
 
 __all__ = [
-    "CheckpointError", "Evaluator", "FitResult", "NonFiniteLossError", "PoseTrackEvaluator", "TrainConfig",
-    "TrainState", "evaluate", "fit", "init_distributed", "load_checkpoint", "model_from_checkpoint", "predict",
-    "save_checkpoint", "seed_everything",
+    "CheckpointError",
+    "Evaluator",
+    "FitResult",
+    "NonFiniteLossError",
+    "PoseTrackEvaluator",
+    "TrainConfig",
+    "TrainState",
+    "evaluate",
+    "fit",
+    "init_distributed",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "predict",
+    "save_checkpoint",
+    "seed_everything",
 ]

@@ -62,13 +62,21 @@ class EvaluationSpec:
         require(boxes == "gt" or bool(detections), "detections", detections, "boxes=detections needs detections=FILE")
         train = config["train"]
         return cls(
-            ckpt=under_root(config["ckpt"], root), data_root=under_root(config["data"]["root"], root),
-            eval_dir=under_root(config["eval_dir"], root), metrics_file=under_root(config["metrics_dir"], root) / "eval.json",
-            plot_file=under_root(config["plots_dir"], root) / "per_joint_ap.csv", root=root,
-            dataset=config["data"].get("loader") or "posetrack", boxes=boxes,
-            detections=under_root(detections, root) if boxes == "detections" else None, flip_test=train["flip_test"],
-            det_score_threshold=train.get("clip", {}).get("det_score_threshold"), device=train["device"],
-            batch_size=train["val_batch_size"] or train["batch_size"], num_workers=train["num_workers"], amp=train["amp"],
+            ckpt=under_root(config["ckpt"], root),
+            data_root=under_root(config["data"]["root"], root),
+            eval_dir=under_root(config["eval_dir"], root),
+            metrics_file=under_root(config["metrics_dir"], root) / "eval.json",
+            plot_file=under_root(config["plots_dir"], root) / "per_joint_ap.csv",
+            root=root,
+            dataset=config["data"].get("loader") or "posetrack",
+            boxes=boxes,
+            detections=under_root(detections, root) if boxes == "detections" else None,
+            flip_test=train["flip_test"],
+            det_score_threshold=train.get("clip", {}).get("det_score_threshold"),
+            device=train["device"],
+            batch_size=train["val_batch_size"] or train["batch_size"],
+            num_workers=train["num_workers"],
+            amp=train["amp"],
         )
 
 
@@ -87,13 +95,23 @@ def evaluate_checkpoint(spec: EvaluationSpec, show: bool = True) -> dict[str, fl
 
     oks = {k.removeprefix("oks/"): v for k, v in metrics.items() if k.startswith("oks/")}
     hieve = {k.removeprefix("hieve/"): v for k, v in metrics.items() if k.startswith("hieve/")}
-    write_metrics_json({"mAP": metrics["mAP"], "AP": table.columns(), "oks": oks,
-                        "checkpoint": relative_to_root(spec.ckpt, spec.root),
-                        "epoch": ckpt.get("progress", {}).get("epoch"), "boxes": spec.boxes,
-                        "flip_test": spec.flip_test, "clips": len(clips), **({"hieve": hieve} if hieve else {})},
-                       spec.metrics_file)
-    write_csv_rows([{"joint": joint, "ap": ap} for joint, ap in table.columns().items() if joint != "Mean"],
-                   spec.plot_file)
+    write_metrics_json(
+        {
+            "mAP": metrics["mAP"],
+            "AP": table.columns(),
+            "oks": oks,
+            "checkpoint": relative_to_root(spec.ckpt, spec.root),
+            "epoch": ckpt.get("progress", {}).get("epoch"),
+            "boxes": spec.boxes,
+            "flip_test": spec.flip_test,
+            "clips": len(clips),
+            **({"hieve": hieve} if hieve else {}),
+        },
+        spec.metrics_file,
+    )
+    write_csv_rows(
+        [{"joint": joint, "ap": ap} for joint, ap in table.columns().items() if joint != "Mean"], spec.plot_file
+    )
     out = spec.eval_dir / "predictions"
     for stale in out.glob("*.json"):  # files of videos an earlier evaluation had
         stale.unlink()

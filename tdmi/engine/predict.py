@@ -97,8 +97,9 @@ class PoseTrackEvaluator:
     def files(self, out_dir: Path) -> dict[str, Path]:
         return {"predictions": out_dir / "predictions.json", "per_joint": out_dir / "per_joint.csv"}
 
-    def __call__(self, model: nn.Module, device: torch.device,
-                 autocast: contextlib.AbstractContextManager) -> EpochValidation:
+    def __call__(
+        self, model: nn.Module, device: torch.device, autocast: contextlib.AbstractContextManager
+    ) -> EpochValidation:
         rank, world = rank_world()
         sampler = DistributedSampler(self.clips, num_replicas=world, rank=rank, shuffle=False)
         loader = DataLoader(self.clips, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers)

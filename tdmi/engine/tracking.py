@@ -78,8 +78,15 @@ def plot_learning_curve(history: Sequence[Mapping[str, float]], path: str | Path
 class MLflowTracker:
     """A context manager around one MLflow run; also a fit() callback logging each epoch."""
 
-    def __init__(self, experiment: str = "tdmi", tracking_uri: str | None = None, run_name: str | None = None,
-                 nested: bool = False, run_id: str | None = None, root: str | Path | None = None):
+    def __init__(
+        self,
+        experiment: str = "tdmi",
+        tracking_uri: str | None = None,
+        run_name: str | None = None,
+        nested: bool = False,
+        run_id: str | None = None,
+        root: str | Path | None = None,
+    ):
         """``run_id``: reopen that run (a resumed training run); a new run when the store lacks it
         (e.g. a checkpoint brought from another machine). ``root``: the project root whose
         ``mlruns.db`` is the default store (resolve_tracking_uri)."""
@@ -118,8 +125,15 @@ class MLflowTracker:
         """The tags every run carries, plus any others."""
         commit = git_commit()
         dirty = "unknown" if commit == "unknown" else str(commit.endswith("-dirty")).lower()
-        tags = {"git_commit": commit, "git_dirty": dirty, "data_fingerprint": fingerprint, "device": device,
-                "torch_version": torch.__version__, "preset": preset, **more}
+        tags = {
+            "git_commit": commit,
+            "git_dirty": dirty,
+            "data_fingerprint": fingerprint,
+            "device": device,
+            "torch_version": torch.__version__,
+            "preset": preset,
+            **more,
+        }
         mlflow.set_tags({k: redact(str(v)) for k, v in tags.items()})
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -144,7 +158,10 @@ class MLflowTracker:
                 mlflow.log_artifact(str(result.files[name]), folder)
         mlflow.log_artifact(str(plot_learning_curve(result.history, result.out_dir / "learning_curve.png")), "plots")
         if result.best_metric is not None:
-            best = {f"best/{k.removeprefix('val/')}": v for k, v in result.best_row.items()
-                    if k.startswith("val/AP/") and math.isfinite(v)}
+            best = {
+                f"best/{k.removeprefix('val/')}": v
+                for k, v in result.best_row.items()
+                if k.startswith("val/AP/") and math.isfinite(v)
+            }
             mlflow.log_metrics({"best/mAP": result.best_metric, "best/epoch": result.best_epoch, **best})
         mlflow.log_metric("skipped_steps", result.skipped_steps)

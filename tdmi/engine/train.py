@@ -111,10 +111,18 @@ class TrainConfig:
             require(getattr(self, key) in allowed, f"train.{key}", getattr(self, key), f"must be one of {allowed}")
         for key in ("epochs", "batch_size", "val_every", "max_nonfinite"):
             require(getattr(self, key) >= 1, f"train.{key}", getattr(self, key), "must be an integer >= 1")
-        require(self.steps_per_epoch is None or self.steps_per_epoch >= 1, "train.steps_per_epoch",
-                self.steps_per_epoch, "must be an integer >= 1, or null for the whole training set")
-        require(self.val_batch_size is None or self.val_batch_size >= 1, "train.val_batch_size", self.val_batch_size,
-                "must be an integer >= 1, or null for train.batch_size")
+        require(
+            self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+            "train.steps_per_epoch",
+            self.steps_per_epoch,
+            "must be an integer >= 1, or null for the whole training set",
+        )
+        require(
+            self.val_batch_size is None or self.val_batch_size >= 1,
+            "train.val_batch_size",
+            self.val_batch_size,
+            "must be an integer >= 1, or null for train.batch_size",
+        )
         require(math.isfinite(self.lr) and self.lr > 0, "train.lr", self.lr, "must be a number > 0")
         for key in ("weight_decay", "grad_clip", "lr_factor"):
             value = getattr(self, key)
@@ -141,8 +149,9 @@ class Evaluator(Protocol):
 
     metric: str
 
-    def __call__(self, model: nn.Module, device: torch.device,
-                 autocast: contextlib.AbstractContextManager) -> EpochValidation:
+    def __call__(
+        self, model: nn.Module, device: torch.device, autocast: contextlib.AbstractContextManager
+    ) -> EpochValidation:
         """Evaluate ``model`` (every process calls this; all must return the same metrics)."""
 
     def files(self, out_dir: Path) -> dict[str, Path]:
@@ -271,9 +280,17 @@ def remove_stale_temporaries(out_dir: Path) -> list[Path]:
 class Trainer:
     """One training run's parts and its :class:`TrainState`; :meth:`run` is fit()."""
 
-    def __init__(self, model: nn.Module, loss: nn.Module, train_set: Dataset, evaluator: Evaluator | None,
-                 cfg: TrainConfig, out_dir: str | Path, callbacks: Sequence[Callback] = (),
-                 extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module,
+        train_set: Dataset,
+        evaluator: Evaluator | None,
+        cfg: TrainConfig,
+        out_dir: str | Path,
+        callbacks: Sequence[Callback] = (),
+        extra: dict[str, Any] | None = None,
+    ):
         """Setup: device, precision, DDP, optimiser, scheduler, loader (no training yet)."""
         self.start = time.perf_counter()
         self.rank, self.world = rank_world()
@@ -301,8 +318,10 @@ class Trainer:
             if find_unused is None:
                 find_unused = bool(unused_parameters(step_module, train_set[0], device))
             self.net = DistributedDataParallel(step_module, find_unused_parameters=find_unused)
-        groups = {"grad_norm": [p for p in model.parameters() if p.requires_grad],
-                  "estimator_grad_norm": [p for p in loss.parameters() if p.requires_grad]}
+        groups = {
+            "grad_norm": [p for p in model.parameters() if p.requires_grad],
+            "estimator_grad_norm": [p for p in loss.parameters() if p.requires_grad],
+        }
         self.groups = {name: group for name, group in groups.items() if group}
         params = [p for p in step_module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -335,15 +354,22 @@ class Trainer:
 
     def _loader(self) -> tuple[DataLoader, DistributedSampler]:
         cfg = self.cfg
-        sampler = DistributedSampler(self.train_set, num_replicas=self.world, rank=self.rank, shuffle=True,
-                                     seed=cfg.seed, drop_last=True)
+        sampler = DistributedSampler(
+            self.train_set, num_replicas=self.world, rank=self.rank, shuffle=True, seed=cfg.seed, drop_last=True
+        )
         loader = DataLoader(
-            self.train_set, batch_size=cfg.batch_size // self.world, sampler=sampler, num_workers=cfg.num_workers,
-            drop_last=True, pin_memory=self.device.type == "cuda", persistent_workers=cfg.num_workers > 0,
+            self.train_set,
+            batch_size=cfg.batch_size // self.world,
+            sampler=sampler,
+            num_workers=cfg.num_workers,
+            drop_last=True,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=cfg.num_workers > 0,
         )
         if len(loader) == 0:
-            raise ValueError(f"{len(self.train_set)} training clips make no full batch of "
-                             f"{cfg.batch_size // self.world} per process")
+            raise ValueError(
+                f"{len(self.train_set)} training clips make no full batch of {cfg.batch_size // self.world} per process"
+            )
         return loader, sampler
 
     def run(self) -> FitResult:
@@ -366,9 +392,13 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_epoch_end(epoch, metrics)
         result = FitResult(
-            history=self.state.history, out_dir=self.out_dir, best_epoch=self.state.best_epoch,
-            best_metric=self.state.best_metric, skipped_steps=self.state.skipped,
-            seconds=time.perf_counter() - self.start, files=self.files,
+            history=self.state.history,
+            out_dir=self.out_dir,
+            best_epoch=self.state.best_epoch,
+            best_metric=self.state.best_metric,
+            skipped_steps=self.state.skipped,
+            seconds=time.perf_counter() - self.start,
+            files=self.files,
         )
         if self.show:
             tqdm.write(result.summary())
@@ -388,9 +418,14 @@ class Trainer:
         if self.rank != 0:
             return
         state = {
-            "model": self.model.state_dict(), "loss": self.loss.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(), "progress": self.state.state_dict(), "rng": rng_state(), **self.extra,
+            "model": self.model.state_dict(),
+            "loss": self.loss.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "progress": self.state.state_dict(),
+            "rng": rng_state(),
+            **self.extra,
         }
         if best is not None:
             save_checkpoint(state, self.out_dir / "best.pt")
@@ -409,8 +444,14 @@ class Trainer:
         sums: dict[str, float] = defaultdict(float)
         done = skipped = clips = 0
         tic = time.perf_counter()
-        bar = tqdm(loader, total=steps, desc=f"epoch {epoch}/{cfg.epochs}", disable=not self.show, leave=False,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            loader,
+            total=steps,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            disable=not self.show,
+            leave=False,
+            dynamic_ncols=True,
+        )
         for i, batch in enumerate(bar):
             if i == steps:
                 break
@@ -424,8 +465,9 @@ class Trainer:
                 sums[k] += v
             if self.show:
                 rate = clips / (time.perf_counter() - tic)
-                bar.set_postfix({**{k: f"{v / done:.3g}" for k, v in sums.items()}, "clips/s": f"{rate:.1f}"},
-                                refresh=False)
+                bar.set_postfix(
+                    {**{k: f"{v / done:.3g}" for k, v in sums.items()}, "clips/s": f"{rate:.1f}"}, refresh=False
+                )
         seconds = time.perf_counter() - tic
         out = {f"train/{k}": v / done for k, v in sums.items()} if done else {}
         return {**out, "train/clips_per_s": clips / seconds, "train/skipped": float(skipped)}

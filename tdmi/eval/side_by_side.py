@@ -50,8 +50,18 @@ def paper_headline(reference_csv: str | Path | None = None) -> dict[str, Any]:
     if method not in rows.index or base not in rows.index:
         return {}
     ours, theirs = rows.loc[method], rows.loc[base]
-    ap = {m: {c: float(r[c.lower()]) for c in COLUMNS if not math.isnan(r[c.lower()])} for m, r in ((method, ours), (base, theirs))}
-    return {"dataset": dataset, "split": str(ours["split"]), "method": method, "baseline": base, "AP": ap,
-            "gain": gain(ap[method], ap[base]), "kind": {method: ours["kind"], base: theirs["kind"]},
-            "source": {method: ours["source"], base: theirs["source"]},
-            "note": f"{dataset} {ours['split']}, not our data: context for a gain's size, not a comparison"}
+    ap = {
+        m: {c: float(r[c.lower()]) for c in COLUMNS if not math.isnan(r[c.lower()])}
+        for m, r in ((method, ours), (base, theirs))
+    }
+    return {
+        "dataset": dataset,
+        "split": str(ours["split"]),
+        "method": method,
+        "baseline": base,
+        "AP": ap,
+        "gain": gain(ap[method], ap[base]),
+        "kind": {method: ours["kind"], base: theirs["kind"]},
+        "source": {method: ours["source"], base: theirs["source"]},
+        "note": f"{dataset} {ours['split']}, not our data: context for a gain's size, not a comparison",
+    }

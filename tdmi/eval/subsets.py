@@ -51,7 +51,9 @@ def restrict(
         for frame in video.frames:
             preds = list(predictions.get(frame.image_id, ()))
             owner = assigned_people(frame, preds)
-            masks = [np.broadcast_to(np.asarray(keep.get(p.ann_id, default), bool), len(p.joints)) for p in frame.people]
+            masks = [
+                np.broadcast_to(np.asarray(keep.get(p.ann_id, default), bool), len(p.joints)) for p in frame.people
+            ]
             people = [
                 dataclasses.replace(p, joints=np.where(m[:, None], p.joints, 0.0))
                 for p, m in zip(frame.people, masks, strict=True)

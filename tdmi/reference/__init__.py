@@ -55,15 +55,21 @@ def load_reference(path: str | Path | None = None) -> pd.DataFrame:
             raise ReferenceFormatError(f"{path}: column {column!r} is empty in data row(s) {[i + 1 for i in empty]}")
     unknown = frame.index[~frame["kind"].isin(KINDS)].tolist()
     if unknown:
-        raise ReferenceFormatError(f"{path}: column 'kind' must be one of {KINDS} in data row(s) {[i + 1 for i in unknown]}")
+        raise ReferenceFormatError(
+            f"{path}: column 'kind' must be one of {KINDS} in data row(s) {[i + 1 for i in unknown]}"
+        )
     for column in NUMBER_COLUMNS:
         values = pd.to_numeric(frame[column].replace("", None), errors="coerce")
         bad = frame.index[values.isna() & (frame[column] != "")].tolist()
         if bad:
-            raise ReferenceFormatError(f"{path}: column {column!r} is not a number in data row(s) {[i + 1 for i in bad]}")
+            raise ReferenceFormatError(
+                f"{path}: column {column!r} is not a number in data row(s) {[i + 1 for i in bad]}"
+            )
         frame[column] = values.astype(float)
     if frame["mean"].isna().any():
-        raise ReferenceFormatError(f"{path}: every row needs 'mean' (rows {[i + 1 for i in frame.index[frame['mean'].isna()]]})")
+        raise ReferenceFormatError(
+            f"{path}: every row needs 'mean' (rows {[i + 1 for i in frame.index[frame['mean'].isna()]]})"
+        )
     return frame
 
 

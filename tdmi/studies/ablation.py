@@ -52,7 +52,9 @@ def finished_runs(experiment: str, tracking_uri: str) -> pd.DataFrame:
     mlflow.set_tracking_uri(tracking_uri)
     runs = pd.DataFrame()
     if mlflow.get_experiment_by_name(experiment) is not None:
-        runs = mlflow.search_runs(experiment_names=[experiment], filter_string="tags.ablation = 'true' and attributes.status = 'FINISHED'")
+        runs = mlflow.search_runs(
+            experiment_names=[experiment], filter_string="tags.ablation = 'true' and attributes.status = 'FINISHED'"
+        )
     keys = ["run_id", "start_time", "tags.preset", "tags.seed", "tags.config_hash"]
     return runs.reindex(columns=list(dict.fromkeys([*keys, *runs.columns])))
 
@@ -60,10 +62,14 @@ def finished_runs(experiment: str, tracking_uri: str) -> pd.DataFrame:
 def cell_results(runs: pd.DataFrame, cells: Mapping[tuple[str, int], str]) -> pd.DataFrame:
     """One row per done cell of ``cells`` ((preset, seed) -> config hash), the newest run if
     several: preset, seed, run_id and the METRICS."""
-    wanted = pd.DataFrame([(p, str(s), h) for (p, s), h in cells.items()], columns=["tags.preset", "tags.seed", "tags.config_hash"])
+    wanted = pd.DataFrame(
+        [(p, str(s), h) for (p, s), h in cells.items()], columns=["tags.preset", "tags.seed", "tags.config_hash"]
+    )
     done = runs.astype({c: str for c in wanted.columns}).merge(wanted, on=list(wanted.columns))
     done = done.sort_values("start_time").drop_duplicates(list(wanted.columns), keep="last")
-    table = pd.DataFrame({"preset": done["tags.preset"], "seed": done["tags.seed"].astype(int), "run_id": done["run_id"]})
+    table = pd.DataFrame(
+        {"preset": done["tags.preset"], "seed": done["tags.seed"].astype(int), "run_id": done["run_id"]}
+    )
     for metric, column in _COLUMN.items():
         table[metric] = done[column] if column in done else np.nan
     return table.reset_index(drop=True)
@@ -92,13 +98,24 @@ def summarize(results: pd.DataFrame, baseline: str, order: Sequence[str], confid
         for metric in METRICS:
             a, b = mine[metric].dropna(), base[metric].dropna()
             diff, low, high = welch_interval(a, b, confidence)
-            rows.append({"preset": preset, "metric": metric, "n": len(a), "mean": a.mean(), "std": a.std(ddof=1),
-                         "diff": diff, "ci_low": low, "ci_high": high})
+            rows.append(
+                {
+                    "preset": preset,
+                    "metric": metric,
+                    "n": len(a),
+                    "mean": a.mean(),
+                    "std": a.std(ddof=1),
+                    "diff": diff,
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def markdown(summary: pd.DataFrame, baseline: str, confidence: float = 0.95) -> str:
     """One row per preset: n, mean +- std per metric, and the mAP difference to the baseline."""
+
     def cell(mean: float, std: float) -> str:
         return f"{mean:.2f} ± {std:.2f}" if math.isfinite(std) else f"{mean:.2f}"
 
@@ -107,8 +124,14 @@ def markdown(summary: pd.DataFrame, baseline: str, confidence: float = 0.95) -> 
         by = group.set_index("metric")
         m = by.loc["mAP"]
         delta = f"{m['diff']:+.2f} [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]" if preset != baseline else "—"
-        rows.append({"preset": preset, "n": int(m["n"]), **{k: cell(by.loc[k, "mean"], by.loc[k, "std"]) for k in METRICS},
-                     f"Δ mAP vs {baseline} ({confidence:.0%} CI)": delta})
+        rows.append(
+            {
+                "preset": preset,
+                "n": int(m["n"]),
+                **{k: cell(by.loc[k, "mean"], by.loc[k, "std"]) for k in METRICS},
+                f"Δ mAP vs {baseline} ({confidence:.0%} CI)": delta,
+            }
+        )
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
@@ -120,13 +143,23 @@ def claimed_steps(reference: pd.DataFrame, table: str = AUTHOR_NOTES) -> pd.Data
     names are preset names), ``dataset``, ``paper_step`` (the difference of their means), ``kind``,
     ``source``."""
     rows = reference[reference["table"] == table].reset_index(drop=True)
-    steps = [{"before": a["method"], "preset": b["method"], "dataset": b["dataset"], "paper_step": b["mean"] - a["mean"],
-              "kind": b["kind"], "source": b["source"]} for (_, a), (_, b) in zip(rows.iloc[:-1].iterrows(), rows.iloc[1:].iterrows(), strict=True)]
+    steps = [
+        {
+            "before": a["method"],
+            "preset": b["method"],
+            "dataset": b["dataset"],
+            "paper_step": b["mean"] - a["mean"],
+            "kind": b["kind"],
+            "source": b["source"],
+        }
+        for (_, a), (_, b) in zip(rows.iloc[:-1].iterrows(), rows.iloc[1:].iterrows(), strict=True)
+    ]
     return pd.DataFrame(steps, columns=["before", "preset", "dataset", "paper_step", "kind", "source"])
 
 
-def step_intervals(results: pd.DataFrame, steps: pd.DataFrame, confidence: float = 0.95,
-                   metric: str = "mAP") -> pd.DataFrame:
+def step_intervals(
+    results: pd.DataFrame, steps: pd.DataFrame, confidence: float = 0.95, metric: str = "mAP"
+) -> pd.DataFrame:
     """Per claimed step whose two presets ``results`` (cell_results' rows) both hold: ``steps``'
     columns plus our ``step`` (mean difference), ``ci_low``, ``ci_high`` and ``n`` (seeds per side)."""
     rows = []
@@ -147,8 +180,16 @@ def gains_markdown(summary: pd.DataFrame, baseline: str, confidence: float = 0.9
         if preset == baseline:
             continue
         by = group.set_index("metric")
-        rows.append({"preset": preset, **{k: f"{by.loc[k, 'diff']:+.2f} [{by.loc[k, 'ci_low']:+.2f}, {by.loc[k, 'ci_high']:+.2f}]"
-                                           for k in METRICS if k in by.index}})
+        rows.append(
+            {
+                "preset": preset,
+                **{
+                    k: f"{by.loc[k, 'diff']:+.2f} [{by.loc[k, 'ci_low']:+.2f}, {by.loc[k, 'ci_high']:+.2f}]"
+                    for k in METRICS
+                    if k in by.index
+                },
+            }
+        )
     title = f"Gain over {baseline} per joint group ({confidence:.0%} Welch interval)"
     return f"{title}\n\n" + (pd.DataFrame(rows).to_markdown(index=False) if rows else "(no preset beside the baseline)")
 
@@ -157,11 +198,19 @@ def steps_markdown(steps: pd.DataFrame) -> str:
     """The claimed order's steps (:func:`step_intervals`, with a verdict when judged)."""
     if steps.empty:
         return "Claimed order (author notes): none of its steps has both presets in this grid."
-    table = pd.DataFrame({
-        "step": steps["before"] + " → " + steps["preset"],
-        "notes' step (mAP, " + steps["dataset"].iloc[0] + ")": steps["paper_step"].map("{:+.1f}".format),
-        "our step [CI]": [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in zip(steps["step"], steps["ci_low"], steps["ci_high"], strict=True)],
-        "n": steps["n"], **({"verdict": steps["verdict"], "reason": steps["reason"]} if "verdict" in steps else {}),
-    })
-    return ("Claimed order (author notes, kind author_notes; their size is judged only on their own dataset)\n\n"
-            + table.to_markdown(index=False))
+    table = pd.DataFrame(
+        {
+            "step": steps["before"] + " → " + steps["preset"],
+            "notes' step (mAP, " + steps["dataset"].iloc[0] + ")": steps["paper_step"].map("{:+.1f}".format),
+            "our step [CI]": [
+                f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+                for d, lo, hi in zip(steps["step"], steps["ci_low"], steps["ci_high"], strict=True)
+            ],
+            "n": steps["n"],
+            **({"verdict": steps["verdict"], "reason": steps["reason"]} if "verdict" in steps else {}),
+        }
+    )
+    return (
+        "Claimed order (author notes, kind author_notes; their size is judged only on their own dataset)\n\n"
+        + table.to_markdown(index=False)
+    )

@@ -74,12 +74,19 @@ class GridProgress:
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         now = time.perf_counter()
-        self.seconds, self.done, self.left, self.last = self.seconds + now - self.last, self.done + 1, self.left - 1, now
+        self.seconds, self.done, self.left, self.last = (
+            self.seconds + now - self.last,
+            self.done + 1,
+            self.left - 1,
+            now,
+        )
         eta = self.left * self.seconds / self.done
         cell = self.cell
         val = f"val mAP {metrics['val/mAP']:.2f}" if "val/mAP" in metrics else "not validated (train.val_every)"
-        self.log(f"[{cell.preset} seed {cell.seed}] epoch {epoch}/{cell.spec.train.epochs}: {val}; "
-                 f"grid ETA {eta / 60:.1f} min ({self.left} epochs left)")
+        self.log(
+            f"[{cell.preset} seed {cell.seed}] epoch {epoch}/{cell.spec.train.epochs}: {val}; "
+            f"grid ETA {eta / 60:.1f} min ({self.left} epochs left)"
+        )
 
 
 def grid_cells(config: Mapping[str, Any], root: Path) -> list[Cell]:
@@ -89,8 +96,15 @@ def grid_cells(config: Mapping[str, Any], root: Path) -> list[Cell]:
     presets = list(ablate.get("presets") or ABLATION_ORDER)
     unknown = [p for p in presets if p not in PRESETS]
     require(not unknown, "ablate.presets", presets, f"must be presets of {ABLATION_ORDER}")
-    require(ablate["baseline"] in presets, "ablate.baseline", ablate["baseline"], f"must be one of ablate.presets {presets}")
-    require(isinstance(ablate["seeds"], int) and ablate["seeds"] >= 1, "ablate.seeds", ablate["seeds"], "must be an integer >= 1")
+    require(
+        ablate["baseline"] in presets, "ablate.baseline", ablate["baseline"], f"must be one of ablate.presets {presets}"
+    )
+    require(
+        isinstance(ablate["seeds"], int) and ablate["seeds"] >= 1,
+        "ablate.seeds",
+        ablate["seeds"],
+        "must be an integer >= 1",
+    )
     data_fingerprint = fingerprint(under_root(config["data"]["root"], root) / "annotations")
     cells = []
     for preset in presets:
@@ -121,17 +135,25 @@ def run_grid(config: Mapping[str, Any], root: str | Path | None = None, log: Any
         tracker = MLflowTracker(ablate["experiment"], uri, f"{cell.preset}-seed{cell.seed}")
         progress.cell = cell
         result = train(cell.spec, tracker, [progress], ablation="true", seed=str(cell.seed), config_hash=cell.digest)
-        log(f"[{cell.preset} seed {cell.seed}] done: best val mAP {result.best_metric:.2f} at epoch {result.best_epoch}")
+        log(
+            f"[{cell.preset} seed {cell.seed}] done: best val mAP {result.best_metric:.2f} at epoch {result.best_epoch}"
+        )
     presets: Sequence[str] = list(dict.fromkeys(c.preset for c in cells))
     results = cell_results(finished_runs(ablate["experiment"], uri), hashes)
     summary = summarize(results, ablate["baseline"], presets, ablate["confidence"])
-    steps = order_verdicts(step_intervals(results, claimed_steps(load_reference()), ablate["confidence"]),
-                           config["data"].get("name"))
+    steps = order_verdicts(
+        step_intervals(results, claimed_steps(load_reference()), ablate["confidence"]), config["data"].get("name")
+    )
     out = under_root(ablate["out_dir"], root)
     out.mkdir(parents=True, exist_ok=True)
     files = {"csv": out / "ablation.csv", "md": out / "ablation.md"}
     summary.to_csv(files["csv"], index=False)
-    table = "\n\n".join([markdown(summary, ablate["baseline"], ablate["confidence"]),
-                          gains_markdown(summary, ablate["baseline"], ablate["confidence"]), steps_markdown(steps)])
+    table = "\n\n".join(
+        [
+            markdown(summary, ablate["baseline"], ablate["confidence"]),
+            gains_markdown(summary, ablate["baseline"], ablate["confidence"]),
+            steps_markdown(steps),
+        ]
+    )
     files["md"].write_text(table + "\n")
     return GridResult(summary, table, files, len(todo), len(cells))

@@ -35,8 +35,12 @@ def check_study_name(name: object) -> str:
     ConfigError, raised before any study or run is created (a quote broke the filter after the
     Optuna study existed)."""
     if not isinstance(name, str) or not STUDY_NAME.fullmatch(name):
-        raise ConfigError("sweep.study", name, "must be letters, digits, '.', '_' or '-', starting with a letter "
-                          "or digit (it names a folder and is quoted in MLflow filters)")
+        raise ConfigError(
+            "sweep.study",
+            name,
+            "must be letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit (it names a folder and is quoted in MLflow filters)",
+        )
     return name
 
 
@@ -55,8 +59,9 @@ def with_overrides(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> d
     return out
 
 
-def trial_spec(config: Mapping[str, Any], overrides: Mapping[str, Any], out_dir: Path,
-               root: str | Path | None = None) -> RunSpec:
+def trial_spec(
+    config: Mapping[str, Any], overrides: Mapping[str, Any], out_dir: Path, root: str | Path | None = None
+) -> RunSpec:
     """One trial's RunSpec: the composed config with the trial's values, trained afresh in ``out_dir``."""
     spec = RunSpec.from_dict(with_overrides(config, overrides), root)
     return dataclasses.replace(spec, train=dataclasses.replace(spec.train, resume=False), out_dir=out_dir)
@@ -73,7 +78,9 @@ class PruningCallback:
             return
         self.trial.report(metrics[self.metric], epoch)
         if self.trial.should_prune():
-            raise optuna.TrialPruned(f"{self.metric} {metrics[self.metric]:.2f} at epoch {epoch} is below the pruner's bar")
+            raise optuna.TrialPruned(
+                f"{self.metric} {metrics[self.metric]:.2f} at epoch {epoch} is below the pruner's bar"
+            )
 
 
 @dataclass

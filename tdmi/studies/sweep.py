@@ -55,12 +55,17 @@ class SweepResult:
         counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
         lines = [f"study {self.study.study_name!r} in {redact(self.storage_url)}: {len(states)} trials, {counts}"]
         if (best := self.best) is not None:
-            lines += [f"best: trial {best.number}, val mAP {best.values[0]:.2f}: {best.user_attrs['overrides']}",
-                      f"retrain it: python experiments/train.py $(cat {self.files['best']})"]
+            lines += [
+                f"best: trial {best.number}, val mAP {best.values[0]:.2f}: {best.user_attrs['overrides']}",
+                f"retrain it: python experiments/train.py $(cat {self.files['best']})",
+            ]
         uri = self.tracking_uri
         ui = uri if uri.startswith(("http://", "https://")) else f"mlflow ui --backend-store-uri {uri}"
-        lines += [f"trials: {self.files['trials']}", f"study:  optuna-dashboard {redact(self.storage_url)}",
-                  f"runs:   {redact(ui)}  (parent run {self.parent_run_id}, experiment {self.experiment!r})"]
+        lines += [
+            f"trials: {self.files['trials']}",
+            f"study:  optuna-dashboard {redact(self.storage_url)}",
+            f"runs:   {redact(ui)}  (parent run {self.parent_run_id}, experiment {self.experiment!r})",
+        ]
         return "\n".join(lines)
 
 
@@ -97,8 +102,13 @@ def parent_run_id(config: Mapping[str, Any], uri: str, url: str) -> str:
     return found
 
 
-def run_sweep(config: Mapping[str, Any], sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner,
-              base_overrides: Sequence[str] = (), root: str | Path | None = None) -> SweepResult:
+def run_sweep(
+    config: Mapping[str, Any],
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+    base_overrides: Sequence[str] = (),
+    root: str | Path | None = None,
+) -> SweepResult:
     """Run trials until the study holds ``sweep.n_trials`` outcomes (module docstring).
     ``base_overrides``: the command line's own overrides, the first lines of best_overrides.txt."""
     sweep = config["sweep"]
@@ -110,7 +120,9 @@ def run_sweep(config: Mapping[str, Any], sampler: optuna.samplers.BaseSampler, p
     build(next(grid(space)), 0)  # a typo in the space fails now, not in every trial
     uri = resolve_tracking_uri(config["mlflow"]["tracking_uri"], root)
     url = resolve_storage(sweep["storage"], root)
-    store = storage(url, sweep["heartbeat_interval"], retry_and_close_run(sweep["mlflow_experiment"], uri, sweep["max_retry"]))
+    store = storage(
+        url, sweep["heartbeat_interval"], retry_and_close_run(sweep["mlflow_experiment"], uri, sweep["max_retry"])
+    )
     directions = ["maximize", "minimize"] if sweep["cost_objective"] else ["maximize"]
     study = open_study(sweep["study"], store, sampler, pruner, directions)
     objective = Objective(space, build, sweep["mlflow_experiment"], uri, sweep["cost_objective"])

@@ -89,5 +89,8 @@ def config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """``"key: old -> new"`` for every flattened key whose value differs (or exists on one side)."""
     a, b = flatten(old), flatten(new)
     missing = object()
-    return [f"{k}: {a.get(k, '<absent>')} -> {b.get(k, '<absent>')}"
-            for k in sorted(set(a) | set(b)) if a.get(k, missing) != b.get(k, missing)]
+    return [
+        f"{k}: {a.get(k, '<absent>')} -> {b.get(k, '<absent>')}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k, missing) != b.get(k, missing)
+    ]
