@@ -22,6 +22,7 @@ import mlflow
 import optuna
 
 from tdmi.engine.tracking import MLflowTracker
+from tdmi.redact import redact
 from tdmi.run import RunSpec, train
 from tdmi.studies.search_space import suggest
 from tdmi.utils.config import ConfigError
@@ -108,7 +109,7 @@ class Objective:
             except optuna.TrialPruned as err:
                 pruned = err
             except Exception as err:
-                reason = f"{type(err).__name__}: {err}"
+                reason = redact(f"{type(err).__name__}: {err}")  # an error may quote a storage URL
                 trial.set_user_attr("fail_reason", reason)
                 mlflow.set_tags({"state": "FAIL", "fail_reason": reason[:5000]})
                 raise
