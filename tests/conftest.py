@@ -18,6 +18,19 @@ def sample_dir() -> Path:
     return SAMPLE
 
 
+# Hydra overrides for a tiny model and a two-step epoch: the entry-point and run-seam tests share them.
+TINY_OVERRIDES = [
+    "model.tiny_width=8",
+    "model.head_dilations=[3]",
+    "model.mi_hidden=16",
+    "model.mi_dim=8",
+    "train.clip.input_size=[48,64]",
+    "train.batch_size=8",
+    "train.steps_per_epoch=2",
+    "train.num_workers=0",
+    "train.progress=false",
+]
+
 TINY_SYNTH = SynthConfig(videos=3, val_videos=2, frames=8, width=160, height=120, workers=1, seed=7)
 
 

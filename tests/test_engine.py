@@ -13,6 +13,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import torch
+from conftest import TINY_OVERRIDES
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from torch import nn
@@ -41,17 +42,7 @@ CONF = REPO / "experiments" / "conf"
 
 CLIP = ClipConfig(input_size=(48, 64))
 TINY_MODEL = {"tiny_width": 8, "head_dilations": (3,), "mi_hidden": 16, "mi_dim": 8}
-TINY = [
-    "model.tiny_width=8",
-    "model.head_dilations=[3]",
-    "model.mi_hidden=16",
-    "model.mi_dim=8",
-    "train.clip.input_size=[48,64]",
-    "train.batch_size=8",
-    "train.steps_per_epoch=2",
-    "train.num_workers=0",
-    "train.progress=false",
-]
+TINY = TINY_OVERRIDES
 
 
 def _compose(overrides: list[str]):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from conftest import TINY_OVERRIDES
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -26,18 +27,7 @@ from tdmi.utils.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "experiments" / "conf"
-TINY = [
-    "model.tiny_width=8",
-    "model.head_dilations=[3]",
-    "model.mi_hidden=16",
-    "model.mi_dim=8",
-    "train.clip.input_size=[48,64]",
-    "train.batch_size=8",
-    "train.steps_per_epoch=2",
-    "train.epochs=1",
-    "train.num_workers=0",
-    "train.progress=false",
-]
+TINY = [*TINY_OVERRIDES, "train.epochs=1"]
 
 
 def _config(*overrides: str) -> dict:
