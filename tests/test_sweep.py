@@ -196,7 +196,7 @@ def test_two_workers_share_one_study_on_postgresql(postgres: str, synth_root: Pa
         storage
     )  # schemas first (what the first worker or a tracking server does), then the workers
     mlflow.MlflowClient(mlflow_uri).search_experiments()
-    cmd = tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=shared", "sweep.n_trials=6", "train.epochs=1")
+    cmd = tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=pooled", "sweep.n_trials=6", "train.epochs=1")
     workers = [
         subprocess.Popen(
             [*cmd, f"sweep.sampler.seed={i}", f"hydra.run.dir={tmp_path}/h{i}"],
@@ -210,7 +210,7 @@ def test_two_workers_share_one_study_on_postgresql(postgres: str, synth_root: Pa
     ]
     logs = [w.communicate(timeout=150)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-2000:] for log in logs)
-    trials = optuna.load_study(study_name="shared", storage=storage).trials
+    trials = optuna.load_study(study_name="pooled", storage=storage).trials
     numbers = sorted(t.number for t in trials)
     assert (
         numbers == list(range(len(numbers))) and 6 <= len(numbers) <= 7
