@@ -30,6 +30,24 @@ CONF = REPO / "experiments" / "conf"
 TINY = [*TINY_OVERRIDES, "train.epochs=1"]
 
 
+def run_entry_point(script: str, *overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """``experiments/<script>`` with Hydra's outputs in ``tmp_path``, one intra-op thread."""
+    return subprocess.run(
+        [
+            sys.executable,
+            f"experiments/{script}",
+            *overrides,
+            f"hydra.run.dir={tmp_path}/h",
+            "hydra.output_subdir=null",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
 def _config(*overrides: str) -> dict:
     with initialize_config_dir(str(CONF), version_base="1.3"):
         return OmegaConf.to_container(compose("config", overrides=list(overrides)), resolve=True)
@@ -79,21 +97,7 @@ def test_the_default_experiment_is_the_default_composition() -> None:
     ],
 )
 def test_entry_points_print_one_line_and_exit_2(tmp_path: Path, script: str, args: list[str], message: str) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            f"experiments/{script}",
-            *args,
-            f"paths.root={tmp_path}",
-            f"hydra.run.dir={tmp_path}/h",
-            "hydra.output_subdir=null",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    out = run_entry_point(script, *args, f"paths.root={tmp_path}", tmp_path=tmp_path)
     assert out.returncode == 2, out.stderr[-2000:]
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
@@ -154,22 +158,13 @@ def test_a_full_disk_at_any_checkpoint_leaves_a_resumable_run(
 
 def test_a_study_name_with_a_quote_is_refused_before_anything_is_created(synth_root: Path, tmp_path: Path) -> None:
     storage, uri = tmp_path / "optuna.db", tmp_path / "mlruns.db"
-    out = subprocess.run(
-        [
-            sys.executable,
-            "experiments/sweep.py",
-            'sweep.study="it\'s"',
-            f"data.root={synth_root}",
-            f"sweep.storage=sqlite:///{storage}",
-            f"mlflow.tracking_uri=sqlite:///{uri}",
-            f"hydra.run.dir={tmp_path}/h",
-            "hydra.output_subdir=null",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    out = run_entry_point(
+        "sweep.py",
+        'sweep.study="it\'s"',
+        f"data.root={synth_root}",
+        f"sweep.storage=sqlite:///{storage}",
+        f"mlflow.tracking_uri=sqlite:///{uri}",
+        tmp_path=tmp_path,
     )
     assert out.returncode == 2 and 'error: sweep.study="it\'s": must be letters, digits' in out.stderr, out.stderr[
         -2000:
