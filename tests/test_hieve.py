@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from tdmi.data.datasets import load_dataset
 from tdmi.data.hieve import (
@@ -25,8 +27,10 @@ from tdmi.data.hieve import (
 )
 from tdmi.data.joints import HIEVE, POSETRACK
 from tdmi.data.posetrack import PoseTrackFormatError, load_posetrack
+from tdmi.engine.evaluation import EvaluationSpec
 from tdmi.eval.coco import coco_oks
 from tdmi.eval.hieve import (
+    HiEveMetric,
     challenge_metrics,
     crowd_index,
     evaluate_hieve,
@@ -36,6 +40,7 @@ from tdmi.eval.hieve import (
     write_submission,
 )
 from tdmi.eval.results import PosePrediction, group_by_image
+from tdmi.utils.config import ConfigError
 
 TINY = REPO / "tests" / "data" / "hieve_tiny"
 FRAME0 = TINY / "annotations" / "val" / "seq1" / "000000.xml"
@@ -262,6 +267,53 @@ def test_evaluate_hieve_flat_metrics(videos):
     assert set(challenge_metrics(videos, {})) == {
         "w_AP@0.5", "w_AP@0.75", "w_AP@avg", "AP@0.5", "AP@0.75", "AP@avg",
     }  # fmt: skip
+
+
+def test_metric_options_change_the_numbers(videos):
+    """``HiEveMetric`` reaches both metrics: weighting=none makes w_AP the plain AP, head=box
+    scores the nose 21 px off as a hit (known answers of the two tests above)."""
+    missed = _predictions(videos, skip=(3,))
+    weighted, _ = evaluate_hieve(videos, missed)
+    plain, _ = evaluate_hieve(videos, missed, HiEveMetric(weighting="none"))
+    assert weighted["hieve/w_AP@avg"] == pytest.approx(100 * 77 / 101)
+    assert plain["hieve/w_AP@avg"] == plain["hieve/AP@avg"] == pytest.approx(100 * 76 / 101)
+    moved = _predictions(videos, move=(1, 0, 21.0))
+    assert evaluate_hieve(videos, moved)[1].ap["nose"] == pytest.approx(500 / 9)
+    assert evaluate_hieve(videos, moved, HiEveMetric(head="box"))[1].ap["nose"] == 100.0
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"weighting": "crowded"}, "hieve_metric.weighting='crowded': must be one of ['crowd_index', 'none']"),
+        ({"head": "head_box"}, "hieve_metric.head='head_box': must be one of ['nose_chest', 'box']"),
+        ({"sigma": 1}, "hieve_metric.sigma=1: not a setting; known: head, weighting"),
+        ({"head": 3}, "hieve_metric.head=3: must be a string"),
+    ],
+)
+def test_metric_options_errors_name_the_key(values, message):
+    with pytest.raises(ConfigError) as err:
+        HiEveMetric.from_dict(values)
+    assert str(err.value) == message
+
+
+def test_evaluate_config_passes_the_metric_options():
+    """experiments/conf/evaluate's ``hieve_metric`` -> EvaluationSpec (what evaluate.py builds)."""
+    with initialize_config_dir(str(REPO / "experiments" / "conf"), version_base="1.3"):
+        default = compose("config", overrides=["data=hieve"])
+        chosen = compose("config", overrides=["data=hieve", "hieve_metric.weighting=none", "hieve_metric.head=box"])
+    spec = EvaluationSpec.from_dict(OmegaConf.to_container(default, resolve=True), REPO)
+    assert spec.hieve == HiEveMetric() and spec.dataset == "hieve"
+    spec = EvaluationSpec.from_dict(OmegaConf.to_container(chosen, resolve=True), REPO)
+    assert spec.hieve == HiEveMetric(head="box", weighting="none")
+
+
+def test_evaluate_command_refuses_a_bad_weighting_in_one_line(tmp_path):
+    out = _entry("evaluate", tmp_path, TINY, "hieve_metric.weighting=crowded")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: hieve_metric.weighting='crowded': must be one of ['crowd_index', 'none']"
+    )
 
 
 def test_submission_one_file_per_sequence(videos, tmp_path):

@@ -24,7 +24,7 @@ from tdmi.data.posetrack import load_detections
 from tdmi.engine.checkpoint import model_from_checkpoint
 from tdmi.engine.predict import evaluate, predict
 from tdmi.engine.train import autocast_for, resolve_device
-from tdmi.eval.hieve import write_submission
+from tdmi.eval.hieve import DEFAULT_METRIC, HiEveMetric, write_submission
 from tdmi.eval.posetrack import print_table
 from tdmi.eval.results import write_metrics_json, write_posetrack_results
 from tdmi.utils.config import require
@@ -51,11 +51,12 @@ class EvaluationSpec:
     batch_size: int = 16
     num_workers: int = 0
     amp: str = "none"
+    hieve: HiEveMetric = DEFAULT_METRIC  # HiEve's metric options (config hieve_metric)
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], root: str | Path | None = None) -> EvaluationSpec:
         """The composed config (``ckpt``, ``boxes``, ``detections``, ``eval_dir``, ``metrics_dir``,
-        ``plots_dir``, ``data``, ``train``); a ConfigError names a bad key."""
+        ``plots_dir``, ``data``, ``train``, ``hieve_metric``); a ConfigError names a bad key."""
         root = project_root(root)
         boxes, detections = config["boxes"], config.get("detections")
         require(boxes in BOXES, "boxes", boxes, f"must be one of {BOXES}")
@@ -77,6 +78,7 @@ class EvaluationSpec:
             batch_size=train["val_batch_size"] or train["batch_size"],
             num_workers=train["num_workers"],
             amp=train["amp"],
+            hieve=HiEveMetric.from_dict(config.get("hieve_metric")),
         )
 
 
@@ -91,7 +93,7 @@ def evaluate_checkpoint(spec: EvaluationSpec, show: bool = True) -> dict[str, fl
     clips = PoseTrackClips(videos, clip_cfg, detections=detections, joints=joint_set(spec.dataset))
     loader = DataLoader(clips, batch_size=spec.batch_size, num_workers=spec.num_workers)
     predictions = list(predict(model, loader, device, spec.flip_test, autocast_for(device, spec.amp)).values())
-    metrics, table = evaluate(videos, predictions)
+    metrics, table = evaluate(videos, predictions, spec.hieve)
 
     oks = {k.removeprefix("oks/"): v for k, v in metrics.items() if k.startswith("oks/")}
     hieve = {k.removeprefix("hieve/"): v for k, v in metrics.items() if k.startswith("hieve/")}

@@ -24,7 +24,7 @@ from tdmi.data.posetrack import Video, iter_frames
 from tdmi.engine.train import EpochValidation, TrainConfig, rank_world
 from tdmi.eval.coco import coco_oks
 from tdmi.eval.decode import decode_heatmaps, flip_average, person_scores
-from tdmi.eval.hieve import evaluate_hieve
+from tdmi.eval.hieve import DEFAULT_METRIC, HiEveMetric, evaluate_hieve
 from tdmi.eval.posetrack import PoseTrackAP, evaluate_posetrack
 from tdmi.eval.results import (
     PosePrediction,
@@ -62,11 +62,14 @@ def predict(
     return out
 
 
-def evaluate(videos: Sequence[Video], predictions: Iterable[PosePrediction]) -> tuple[dict[str, float], PoseTrackAP]:
+def evaluate(
+    videos: Sequence[Video], predictions: Iterable[PosePrediction], hieve: HiEveMetric = DEFAULT_METRIC
+) -> tuple[dict[str, float], PoseTrackAP]:
     """Flat metrics {"mAP", "AP/<column>", "oks/<stat>"} (AP in percent, OKS as fractions) + the table.
-    HiEve's 14 joints: tdmi.eval.hieve's metrics, the same keys plus "hieve/<w_AP@...|AP@...>"."""
+    HiEve's 14 joints: tdmi.eval.hieve's metrics (options ``hieve``), the same keys plus
+    "hieve/<w_AP@...|AP@...>"."""
     if next((len(p.joints) for f in iter_frames(videos) for p in f.people), None) == HIEVE.num_joints:
-        return evaluate_hieve(videos, predictions)
+        return evaluate_hieve(videos, predictions, hieve)
     by_image = group_by_image(predictions)
     table = evaluate_posetrack(videos, by_image)
     metrics = {"mAP": table.columns()["Mean"]}

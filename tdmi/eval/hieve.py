@@ -29,6 +29,9 @@ HiEve has no head box, so the head size is our choice (``head``):
 - ``"box"``: 0.15 x the person box height; the same sample gives a median ratio of 0.148 (14
   people with at least 10 labelled joints, quartiles 0.12 and 0.19).
 
+**Options** (:class:`HiEveMetric`, config key ``hieve_metric`` of ``experiments/conf/evaluate``):
+``head`` and ``weighting`` above, for the evaluate stage; training's validation uses the defaults.
+
 **OKS AP/AR** through pycocotools: :func:`tdmi.eval.coco.coco_oks` with HiEve's sigmas.
 
 **Submission** (``write_submission``): the page shows only the file structure (``<sequence>.json``
@@ -46,15 +49,16 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tdmi.data.joints import HIEVE, JointSet
 from tdmi.data.posetrack import Frame, Person, Video, iter_frames
 from tdmi.eval.coco import HIEVE_SIGMAS, coco_oks
-from tdmi.eval.posetrack import PoseTrackAP, _true_positives, per_joint_ap
+from tdmi.eval.posetrack import PoseTrackAP, per_joint_ap, true_positives
 from tdmi.eval.results import PosePrediction, group_by_image
+from tdmi.utils.config import check_fields, require
 
 HEAD_RULES = ("nose_chest", "box")
 NOSE_CHEST_FACTOR = 1.0
@@ -64,6 +68,30 @@ OKS_THRESHOLDS = tuple(np.linspace(0.5, 0.95, 10))  # pycocotools' iouThrs, bit 
 MAX_DETECTIONS = 20  # pycocotools' maxDets for keypoints
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 NOSE, CHEST = HIEVE.names.index("nose"), HIEVE.names.index("chest")
+
+
+@dataclass(frozen=True)
+class HiEveMetric:
+    """The metric's choices where HiEve is silent (module docstring), as the config sets them."""
+
+    head: str = "nose_chest"  # HEAD_RULES: the PCKh head size
+    weighting: str = "crowd_index"  # WEIGHTINGS: each frame's weight in w_AP
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None, prefix: str = "hieve_metric.") -> HiEveMetric:
+        """From the config's ``hieve_metric`` mapping (missing keys: the defaults); a ConfigError
+        names a bad key and the allowed values."""
+        values = dict(values or {})
+        check_fields(cls, values, prefix)
+        metric = cls(**values)
+        require(metric.head in HEAD_RULES, f"{prefix}head", metric.head, f"must be one of {list(HEAD_RULES)}")
+        require(
+            metric.weighting in WEIGHTINGS, f"{prefix}weighting", metric.weighting, f"must be one of {list(WEIGHTINGS)}"
+        )
+        return metric
+
+
+DEFAULT_METRIC = HiEveMetric()
 
 
 def head_size(person: Person, head: str = "nose_chest") -> float:
@@ -110,7 +138,7 @@ def evaluate_hieve_ap(
         pr, pr_has, pr_scores = _predicted(predictions.get(frame.image_id, ()))
         num_gt += gt_has.sum(axis=0)
         scores.append(pr_scores)
-        labels.append(_true_positives(gt[..., :2], gt_has, heads, pr, pr_has))
+        labels.append(true_positives(gt[..., :2], gt_has, heads, pr, pr_has))
         has.append(pr_has)
     scores_all, labels_all, has_all = (
         np.concatenate(scores),
@@ -248,17 +276,16 @@ def challenge_metrics(
 def evaluate_hieve(
     videos: Sequence[Video],
     predictions: Iterable[PosePrediction],
-    head: str = "nose_chest",
-    weighting: str = "crowd_index",
+    metric: HiEveMetric = DEFAULT_METRIC,
 ) -> tuple[dict[str, float], HiEveAP]:
     """Flat metrics as :func:`tdmi.engine.predict.evaluate` gives them ("mAP", "AP/<column>",
     "oks/<stat>") plus "hieve/<w_AP@...|AP@...>", and the per-joint table."""
     by_image = group_by_image(predictions)
-    table = evaluate_hieve_ap(videos, by_image, head)
+    table = evaluate_hieve_ap(videos, by_image, metric.head)
     metrics = {"mAP": table.columns()["Mean"]}
     metrics.update({f"AP/{k}": v for k, v in table.columns().items()})
     metrics.update({f"oks/{k}": v for k, v in coco_oks(videos, by_image, HIEVE).items()})
-    metrics.update({f"hieve/{k}": v for k, v in challenge_metrics(videos, by_image, weighting).items()})
+    metrics.update({f"hieve/{k}": v for k, v in challenge_metrics(videos, by_image, metric.weighting).items()})
     return metrics, table
 
 
