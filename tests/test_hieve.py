@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from conftest import REPO
@@ -222,19 +223,19 @@ def test_weighted_ap_known_answers(videos):
     # precision 1, so 76 of COCO's 101 recall points (0 ... 0.75) have precision 1.
     preds = group_by_image(_predictions(videos, skip=(3,)))
     plain = weighted_oks_ap(videos, preds, "none")
-    assert plain["AP@0.5"] == pytest.approx(100 * 76 / 101)
-    assert plain["AP@avg"] == pytest.approx(100 * 76 / 101)
+    assert plain["AP50"] == pytest.approx(100 * 76 / 101)
+    assert plain["AP"] == pytest.approx(100 * 76 / 101)
     # w_AP: frame 0 weighs w0 = 1 + CI0 (two people), frame 1 weighs 1: recall reaches
     # (2 w0 + 1) / (2 w0 + 2) = 0.7633, so 77 recall points (0 ... 0.76).
     w0 = 1 + CI0
     assert (2 * w0 + 1) / (2 * w0 + 2) == pytest.approx(0.76333, abs=1e-5)
     weighted = weighted_oks_ap(videos, preds)
-    assert weighted["AP@0.75"] == pytest.approx(100 * 77 / 101)
-    assert weighted["AP@avg"] == pytest.approx(100 * 77 / 101)
+    assert weighted["AP75"] == pytest.approx(100 * 77 / 101)
+    assert weighted["AP"] == pytest.approx(100 * 77 / 101)
     # missing someone in the crowded frame costs more than missing someone alone
     crowded_miss = weighted_oks_ap(videos, group_by_image(_predictions(videos, skip=(1,))))
-    assert crowded_miss["AP@avg"] < weighted["AP@avg"]
-    assert weighted_oks_ap(videos, {}, "none")["AP@avg"] == 0.0
+    assert crowded_miss["AP"] < weighted["AP"]
+    assert weighted_oks_ap(videos, {}, "none")["AP"] == 0.0
 
 
 def test_unweighted_ap_equals_pycocotools(videos, synth_root, tmp_path):
@@ -253,19 +254,19 @@ def test_unweighted_ap_equals_pycocotools(videos, synth_root, tmp_path):
         by_image = group_by_image(preds)
         ours, coco = weighted_oks_ap(vids, by_image, "none"), coco_oks(vids, by_image)
         assert 0 < coco["AP"] < 1
-        assert ours["AP@avg"] == pytest.approx(100 * coco["AP"], abs=1e-9)
-        assert ours["AP@0.5"] == pytest.approx(100 * coco["AP50"], abs=1e-9)
-        assert ours["AP@0.75"] == pytest.approx(100 * coco["AP75"], abs=1e-9)
+        assert ours["AP"] == pytest.approx(100 * coco["AP"], abs=1e-9)
+        assert ours["AP50"] == pytest.approx(100 * coco["AP50"], abs=1e-9)
+        assert ours["AP75"] == pytest.approx(100 * coco["AP75"], abs=1e-9)
 
 
 def test_evaluate_hieve_flat_metrics(videos):
     metrics, table = evaluate_hieve(videos, _predictions(videos))
     assert metrics["mAP"] == 100.0 and metrics["AP/Head"] == 100.0 and metrics["oks/AP"] == 1.0
-    assert metrics["hieve/w_AP@avg"] == pytest.approx(100.0)
-    assert metrics["hieve/AP@0.5"] == pytest.approx(100.0)
+    assert metrics["hieve/w_AP"] == pytest.approx(100.0)
+    assert metrics["hieve/AP50"] == pytest.approx(100.0)
     assert table.num_frames == 2
     assert set(challenge_metrics(videos, {})) == {
-        "w_AP@0.5", "w_AP@0.75", "w_AP@avg", "AP@0.5", "AP@0.75", "AP@avg",
+        "w_AP50", "w_AP75", "w_AP", "AP50", "AP75", "AP",
     }  # fmt: skip
 
 
@@ -275,8 +276,8 @@ def test_metric_options_change_the_numbers(videos):
     missed = _predictions(videos, skip=(3,))
     weighted, _ = evaluate_hieve(videos, missed)
     plain, _ = evaluate_hieve(videos, missed, HiEveMetric(weighting="none"))
-    assert weighted["hieve/w_AP@avg"] == pytest.approx(100 * 77 / 101)
-    assert plain["hieve/w_AP@avg"] == plain["hieve/AP@avg"] == pytest.approx(100 * 76 / 101)
+    assert weighted["hieve/w_AP"] == pytest.approx(100 * 77 / 101)
+    assert plain["hieve/w_AP"] == plain["hieve/AP"] == pytest.approx(100 * 76 / 101)
     moved = _predictions(videos, move=(1, 0, 21.0))
     assert evaluate_hieve(videos, moved)[1].ap["nose"] == pytest.approx(500 / 9)
     assert evaluate_hieve(videos, moved, HiEveMetric(head="box"))[1].ap["nose"] == 100.0
@@ -370,7 +371,7 @@ def test_dataset_summary_reads_hieve(synth_root, tmp_path):
     assert dataset_summary(root, (), loader="hieve")["fingerprint"] != ours["fingerprint"]
 
 
-COMMON = ("data=hieve", "mlflow.enabled=false", "train.num_workers=0")
+COMMON = ("data=hieve", "train.num_workers=0")
 TINY_RUN = (
     "model.tiny_width=8",
     "model.head_dilations=[1,3]",
@@ -386,7 +387,8 @@ def _entry(script: str, tmp: Path, root: Path, *extra: str) -> subprocess.Comple
     paths = {"metrics_dir": "metrics", "plots_dir": "plots", "train_dir": "ckpt", "eval_dir": "eval"}
     cmd = [sys.executable, f"experiments/{script}.py", *COMMON, f"data.root={root}"]
     cmd += [f"{key}={tmp / folder}" for key, folder in paths.items()]
-    cmd += [f"report_dir={tmp / 'reports'}", f"hydra.run.dir={tmp / 'hydra' / script}", *extra]
+    cmd += [f"report_dir={tmp / 'reports'}", f"hydra.run.dir={tmp / 'hydra' / script}"]
+    cmd += [f"mlflow.tracking_uri=sqlite:///{tmp / 'mlruns.db'}", *extra]  # real MLflow: names it refuses fail
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
@@ -409,12 +411,18 @@ def test_pipeline_prepares_trains_evaluates_and_reports_hieve_format(tmp_path):
     trained = json.loads((tmp_path / "metrics" / "train.json").read_text())
     assert trained["best_epoch"] == 1 and 0 <= trained["best_mAP"] <= 100
 
-    out = _entry("evaluate", tmp_path, root, f"ckpt={tmp_path / 'ckpt' / 'best.pt'}")
+    logged = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}").get_run(trained["run_id"]).data.metrics
+    assert logged["val/hieve/w_AP"] == pytest.approx(trained["best"]["val/hieve/w_AP"])
+
+    ckpt = f"ckpt={tmp_path / 'ckpt' / 'best.pt'}"
+    out = _entry("evaluate", tmp_path, root, ckpt, "hieve_metric.weighting=none")
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "metrics" / "eval.json").read_text())
     assert list(metrics["AP"]) == [*HIEVE.groups, "Mean"]
     assert metrics["mAP"] == pytest.approx(trained["best_mAP"])
     assert set(metrics["hieve"]) == set(challenge_metrics([], {}))
+    for key in ("AP", "AP50", "AP75"):  # hieve_metric reached the metric: nothing weighted
+        assert metrics["hieve"][f"w_{key}"] == metrics["hieve"][key]
     (video,) = load_dataset("hieve", root, "val")
     (result,) = (tmp_path / "eval" / "predictions").iterdir()
     assert json.loads(result.read_text())["categories"][0]["keypoints"] == list(HIEVE.names)

@@ -67,7 +67,7 @@ def evaluate(
 ) -> tuple[dict[str, float], PoseTrackAP]:
     """Flat metrics {"mAP", "AP/<column>", "oks/<stat>"} (AP in percent, OKS as fractions) + the table.
     HiEve's 14 joints: tdmi.eval.hieve's metrics (options ``hieve``), the same keys plus
-    "hieve/<w_AP@...|AP@...>"."""
+    "hieve/<w_AP|AP><|50|75>"."""
     if next((len(p.joints) for f in iter_frames(videos) for p in f.people), None) == HIEVE.num_joints:
         return evaluate_hieve(videos, predictions, hieve)
     by_image = group_by_image(predictions)

@@ -10,8 +10,8 @@ source we could read. So the challenge metric below is our choice, every part an
 - **w_AP / AP** (``weighted_oks_ap``): COCO's keypoint AP (greedy matching by score, OKS with
   HiEve's sigmas from :mod:`tdmi.eval.coco`, 101-point interpolated precision, at most 20
   predictions per frame, ground truth without labelled joints ignored), exactly as pycocotools
-  computes it, at OKS thresholds 0.50:0.05:0.95, reported at 0.5, 0.75 and their mean ("avg"), in
-  percent. In w_AP every ground truth and every prediction of a frame counts with the frame's
+  computes it, at OKS thresholds 0.50:0.05:0.95, reported at 0.5, 0.75 and their mean, in percent,
+  under COCO's names (AP50, AP75, AP: MLflow refuses '@' in a metric name). In w_AP every ground truth and every prediction of a frame counts with the frame's
   weight in the recall and precision sums; in AP all weights are 1 (and AP equals pycocotools').
 - **Crowd weight** (``weighting="crowd_index"``): 1 + the frame's Crowd Index, the crowdedness
   measure of CrowdPose (Li et al., CVPR 2019, Eq. 1; from the same university as HiEve): the mean
@@ -223,6 +223,11 @@ def _interpolated_ap(scores: np.ndarray, tp: np.ndarray, weights: np.ndarray, po
     return float(np.mean(sampled))
 
 
+def _name(threshold: float) -> str:
+    """COCO's name of the AP at one OKS threshold: 0.5 -> "AP50"."""
+    return f"AP{round(100 * threshold)}"
+
+
 def weighted_oks_ap(
     videos: Sequence[Video],
     predictions: Mapping[int, Sequence[PosePrediction]],
@@ -230,7 +235,8 @@ def weighted_oks_ap(
     thresholds: Sequence[float] = OKS_THRESHOLDS,
     sigmas: np.ndarray = HIEVE_SIGMAS,
 ) -> dict[str, float]:
-    """{"AP@<t>": ..., "AP@avg": ...} in percent, each frame counting with its crowd weight."""
+    """{"AP50": ..., "AP55": ..., "AP": mean over ``thresholds``} in percent (COCO's names), each
+    frame counting with its crowd weight."""
     frames = [f for f in iter_frames(videos) if f.people]
     scores, weights, per_threshold = [], [], {t: ([], []) for t in thresholds}
     positives = 0.0
@@ -256,8 +262,8 @@ def weighted_oks_ap(
     for t in thresholds:
         tp = np.concatenate(per_threshold[t][0]) if frames else np.zeros(0, bool)
         keep = ~(np.concatenate(per_threshold[t][1]) if frames else np.zeros(0, bool))
-        out[f"AP@{t:g}"] = 100 * _interpolated_ap(score_all[keep], tp[keep], weight_all[keep], positives)
-    out["AP@avg"] = float(np.mean([out[f"AP@{t:g}"] for t in thresholds]))
+        out[_name(t)] = 100 * _interpolated_ap(score_all[keep], tp[keep], weight_all[keep], positives)
+    out["AP"] = float(np.mean([out[_name(t)] for t in thresholds]))
     return out
 
 
@@ -269,7 +275,7 @@ def challenge_metrics(
     """w_AP and AP at 0.5, 0.75 and avg (percent): our reading of the pose track's metric."""
     weighted = weighted_oks_ap(videos, predictions, weighting)
     plain = weighted_oks_ap(videos, predictions, "none")
-    keys = ("AP@0.5", "AP@0.75", "AP@avg")
+    keys = ("AP50", "AP75", "AP")
     return {**{f"w_{k}": weighted[k] for k in keys}, **{k: plain[k] for k in keys}}
 
 
@@ -279,7 +285,7 @@ def evaluate_hieve(
     metric: HiEveMetric = DEFAULT_METRIC,
 ) -> tuple[dict[str, float], HiEveAP]:
     """Flat metrics as :func:`tdmi.engine.predict.evaluate` gives them ("mAP", "AP/<column>",
-    "oks/<stat>") plus "hieve/<w_AP@...|AP@...>", and the per-joint table."""
+    "oks/<stat>") plus "hieve/<w_AP|w_AP50|w_AP75|AP|AP50|AP75>", and the per-joint table."""
     by_image = group_by_image(predictions)
     table = evaluate_hieve_ap(videos, by_image, metric.head)
     metrics = {"mAP": table.columns()["Mean"]}
