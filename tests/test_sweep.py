@@ -1,6 +1,8 @@
 """The Optuna sweep as a user runs it: real studies on SQLite and on a real PostgreSQL server
 (started here on 127.0.0.1), two workers sharing one study, a SIGKILLed sweep resumed by name,
-and the MLflow parent/nested runs beside it. Trials are tiny (8-channel backbone, 64x48 clips)."""
+and the MLflow parent/nested runs beside it. Every trial follows the recipe: it starts from one tiny
+pretrained single-frame network (made once here), frozen, for ``sweep.epochs``. Trials are tiny
+(conftest's TINY_OVERRIDES)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,18 @@ from pathlib import Path
 import mlflow
 import optuna
 import pytest
+from conftest import TINY_OVERRIDES
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from tdmi.recipe import pretrain_spec
+from tdmi.run import train
 from tdmi.studies.objective import PruningCallback
 from tdmi.studies.search_space import check_space, flatten_space, grid, suggest
 from tdmi.studies.study import counted
+from tdmi.studies.sweep import run_sweep
+from tdmi.utils.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -35,18 +44,29 @@ SPACE = {
 }
 
 
-def tiny(synth_root: Path, tmp: Path, mlflow_uri: str, storage: str, *more: str) -> list[str]:
+def _config(*overrides: str) -> dict:
+    with initialize_config_dir(str(REPO / "experiments" / "conf"), version_base="1.3"):
+        return OmegaConf.to_container(compose("config", overrides=[*TINY_OVERRIDES, *overrides]), resolve=True)
+
+
+@pytest.fixture(scope="module")
+def pretrained(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Phase 1 once: ``pretrain.train_dir`` holding the tiny single-frame network's best.pt."""
+    tmp = tmp_path_factory.mktemp("pretrain")
+    config = _config(f"data.root={synth_root}", f"pretrain.train_dir={tmp}/pre", "pretrain.epochs=1")
+    train(pretrain_spec({**config, "metrics_dir": f"{tmp}/m", "plots_dir": f"{tmp}/p"}, tmp))
+    assert (tmp / "pre" / "best.pt").is_file()
+    return tmp / "pre"
+
+
+def tiny(synth_root: Path, tmp: Path, mlflow_uri: str, storage: str, *more: str, pretrained: Path) -> list[str]:
     return [
         sys.executable,
         str(REPO / "experiments" / "sweep.py"),
         f"data.root={synth_root}",
-        "model.tiny_width=8",
-        "train.clip.input_size=[48,64]",
-        "train.epochs=2",
-        "train.steps_per_epoch=2",
-        "train.batch_size=8",
-        "train.num_workers=0",
-        "train.progress=false",
+        *TINY_OVERRIDES,
+        f"pretrain.train_dir={pretrained}",
+        "sweep.epochs=2",
         f"mlflow.tracking_uri={mlflow_uri}",
         f"sweep.storage={storage}",
         f"sweep.out_dir={tmp}/out",
@@ -89,8 +109,11 @@ def test_pruning_callback_reports_each_epoch_and_stops_fit() -> None:
     assert study.trials[0].intermediate_values == {2: 9.0, 3: 1.0}
 
 
-def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_root: Path, tmp_path: Path) -> None:
-    """A learning rate of 1e30 makes trials fail with a non-finite loss; the sweep goes on."""
+def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(
+    synth_root: Path, tmp_path: Path, pretrained: Path
+) -> None:
+    """A learning rate of 1e30 makes trials fail with a non-finite loss; the sweep goes on. Every
+    trial starts from the pretrained network, frozen, for sweep.epochs (not train.epochs)."""
     mlflow_uri, storage = f"sqlite:///{tmp_path / 'mlruns.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
     cmd = tiny(
         synth_root,
@@ -103,7 +126,9 @@ def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_
         "+sweep.space.train.lr={type:categorical,choices:[0.001,1.0e+30]}",
         "sweep.pruner.n_startup_trials=1",
         "sweep.pruner.n_warmup_steps=0",
-        "sweep.space.model.mi_motion.low=1e-2",
+        "sweep.space.loss.mi_motion.low=1e-2",
+        "train.epochs=5",
+        pretrained=pretrained,
     )
     out = run(cmd, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -129,7 +154,12 @@ def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_
     complete = next(n for n, s in states.items() if s == "COMPLETE")
     assert trials[complete].data.params["model.tde_stages"] == str(study.trials[complete].params["model.tde_stages"])
     history = mlflow.MlflowClient(mlflow_uri).get_metric_history(trials[complete].info.run_id, "val/mAP")
-    assert [m.step for m in history] == [1, 2]
+    assert [m.step for m in history] == [1, 2]  # sweep.epochs=2, whatever train.epochs says
+    checkpoint = str(pretrained / "best.pt")
+    for trial_run in trials.values():  # the recipe: the pretrained network, frozen
+        params, tags = trial_run.data.params, trial_run.data.tags
+        assert params["model.init_from"] == checkpoint and params["train.freeze_backbone"] == "True"
+        assert tags["init_from"] == checkpoint and "backbone" in tags["frozen"].split(",")
 
     csv = (tmp_path / "out" / "trials.csv").read_text().splitlines()
     assert len(csv) == 7 and "state" in csv[0] and "params_model.tde_stages" in csv[0]
@@ -138,10 +168,15 @@ def test_sweep_on_sqlite_records_every_trial_in_mlflow_and_writes_outputs(synth_
     assert parents[0].data.tags["best_overrides_file"] == study.user_attrs["best_overrides_file"]  # no globbing
     lines = (tmp_path / "out" / "best_overrides.txt").read_text().splitlines()
     assert f"model.tde_stages={best.params['model.tde_stages']}" in lines and f"data.root={synth_root}" in lines
+    recipe = [f"model.init_from={checkpoint}", "train.freeze_backbone=true", "train.epochs=2"]
+    assert lines.index("train.epochs=5") < lines.index(recipe[-1]) and set(recipe) <= set(lines)  # the last wins
     assert not any(line.startswith(("sweep.", "+sweep.", "hydra.")) for line in lines)
     assert f"optuna-dashboard {storage}" in out.stdout and f"mlflow ui --backend-store-uri {mlflow_uri}" in out.stdout
 
-    again = run([*tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=s", "sweep.n_trials=6")], tmp_path)
+    again = run(
+        tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=s", "sweep.n_trials=6", pretrained=pretrained),
+        tmp_path,
+    )
     assert (
         again.returncode == 0 and len(optuna.load_study(study_name="s", storage=storage).trials) == 6
     )  # budget spent: nothing runs
@@ -190,13 +225,16 @@ def postgres() -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def test_two_workers_share_one_study_on_postgresql(postgres: str, synth_root: Path, tmp_path: Path) -> None:
+def test_two_workers_share_one_study_on_postgresql(
+    postgres: str, synth_root: Path, tmp_path: Path, pretrained: Path
+) -> None:
     storage, mlflow_uri = f"{postgres}/optuna", f"{postgres}/mlflow"
     optuna.storages.RDBStorage(
         storage
     )  # schemas first (what the first worker or a tracking server does), then the workers
     mlflow.MlflowClient(mlflow_uri).search_experiments()
-    cmd = tiny(synth_root, tmp_path, mlflow_uri, storage, "sweep.study=pooled", "sweep.n_trials=6", "train.epochs=1")
+    more = ["sweep.study=pooled", "sweep.n_trials=6", "sweep.epochs=1", "sweep.pruner.n_warmup_steps=0"]
+    cmd = tiny(synth_root, tmp_path, mlflow_uri, storage, *more, pretrained=pretrained)
     workers = [
         subprocess.Popen(
             [*cmd, f"sweep.sampler.seed={i}", f"hydra.run.dir={tmp_path}/h{i}"],
@@ -222,7 +260,9 @@ def test_two_workers_share_one_study_on_postgresql(postgres: str, synth_root: Pa
     assert len([r for r in runs if r.data.tags.get("sweep") == "true"]) == 1
 
 
-def test_sigkilled_sweep_resumes_by_name_and_finishes_the_budget(synth_root: Path, tmp_path: Path) -> None:
+def test_sigkilled_sweep_resumes_by_name_and_finishes_the_budget(
+    synth_root: Path, tmp_path: Path, pretrained: Path
+) -> None:
     """The killed trial stays RUNNING until its heartbeat goes stale; the resumed sweep fails it,
     retries its parameters, and still ends with the budget of outcomes and nothing RUNNING."""
     mlflow_uri, storage = f"sqlite:///{tmp_path / 'mlruns.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
@@ -234,8 +274,9 @@ def test_sigkilled_sweep_resumes_by_name_and_finishes_the_budget(synth_root: Pat
         "sweep.study=k",
         "sweep.n_trials=3",
         "sweep.heartbeat_interval=1",
-        "train.epochs=4",
+        "sweep.epochs=4",
         f"hydra.run.dir={tmp_path}/h",
+        pretrained=pretrained,
     )
     worker = subprocess.Popen(
         cmd,
@@ -272,3 +313,20 @@ def test_sigkilled_sweep_resumes_by_name_and_finishes_the_budget(synth_root: Pat
     )
     assert [(r.info.status, r.data.tags["state"]) for r in run_of_killed] == [("KILLED", "FAIL")]
     assert math.isfinite(study.best_value)
+
+
+def test_sweep_refuses_a_missing_network_and_a_pruner_that_cannot_prune(synth_root: Path, tmp_path: Path) -> None:
+    """Both before the study exists: the missing network names pretrain.checkpoint and how to make it."""
+    storage = tmp_path / "optuna.db"
+    mlflow_uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    cmd = tiny(synth_root, tmp_path, mlflow_uri, f"sqlite:///{storage}", pretrained=tmp_path / "absent")
+    out = run(cmd, tmp_path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr[-3000:]
+    assert out.stderr.startswith(f"error: pretrain.checkpoint='{tmp_path}/absent/best.pt': does not exist")
+    assert "dvc repro pretrain" in out.stderr and not storage.exists()
+    config = _config(f"data.root={synth_root}", f"sweep.storage=sqlite:///{storage}", "sweep.epochs=2")
+    with pytest.raises(ConfigError, match=r"^sweep.pruner.n_warmup_steps=2: must be below sweep.epochs=2"):
+        run_sweep(config, optuna.samplers.RandomSampler(), optuna.pruners.MedianPruner(n_warmup_steps=2), root=tmp_path)
+    with pytest.raises(ConfigError, match=r"^sweep.epochs=0: must be an integer >= 1"):
+        run_sweep({**config, "sweep": {**config["sweep"], "epochs": 0}}, None, None, root=tmp_path)
+    assert not storage.exists()

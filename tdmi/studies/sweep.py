@@ -1,6 +1,14 @@
 """The sweep: an Optuna study over the composed config, each trial one training run (tdmi/run.py)
 as a nested MLflow run under the study's one parent run.
 
+Every trial follows the authors' recipe as the ablation grid does (tdmi/recipe.py, phase 2): it
+starts from the pretrain stage's single-frame network (``pretrain.checkpoint``), frozen as
+``pretrain.freeze_backbone`` says, and trains for the sweep's own budget (``sweep.epochs``, not
+``train.epochs``: a trial must last long enough for the pruner's warm-up to leave epochs to save, so
+``sweep.pruner.n_warmup_steps`` must be below it). A missing network fails before the study exists,
+naming ``pretrain.checkpoint`` and how to make it. best_overrides.txt ends with the recipe's keys, so
+retraining the best trial starts from the same network for the same epochs.
+
 Checked before anything exists: the study name (it is quoted in MLflow filters and names a
 folder) and the search space (a key the config lacks fails for trial 0, not in every trial).
 Workers on several machines share the study through its storage; each resumes it by name. The
@@ -23,6 +31,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from tdmi.engine.tracking import MLflowTracker, artifact_location, resolve_tracking_uri
+from tdmi.recipe import own_checkpoint, temporal_config
 from tdmi.redact import redact
 from tdmi.run import RunSpec
 from tdmi.studies.objective import Objective, check_study_name, trial_spec
@@ -36,6 +45,7 @@ from tdmi.studies.study import (
     storage,
     write_outputs,
 )
+from tdmi.utils.config import require
 from tdmi.utils.paths import project_root, under_root
 
 
@@ -69,11 +79,50 @@ class SweepResult:
         return "\n".join(lines)
 
 
+def recipe_config(config: Mapping[str, Any], root: Path) -> dict[str, Any]:
+    """The config every trial starts from: phase 2 of the recipe for ``sweep.epochs`` epochs;
+    checks the budget, the pruner's warm-up and the pretrained network (module docstring)."""
+    sweep, pretrain = config["sweep"], config["pretrain"]
+    epochs = sweep.get("epochs")
+    require(
+        isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1,
+        "sweep.epochs",
+        epochs,
+        "must be an integer >= 1 (each trial's epochs on the pretrained network)",
+    )
+    warmup = sweep.get("pruner", {}).get("n_warmup_steps")
+    require(
+        warmup is None or warmup < epochs,
+        "sweep.pruner.n_warmup_steps",
+        warmup,
+        f"must be below sweep.epochs={epochs}: a trial is pruned at epoch n_warmup_steps at the earliest",
+    )
+    require(
+        under_root(pretrain["checkpoint"], root).is_file(),
+        "pretrain.checkpoint",
+        pretrain["checkpoint"],
+        f"does not exist: every trial starts from it; make it with `dvc repro pretrain` (or "
+        f"python experiments/pretrain.py, into {own_checkpoint(config)}) or give a trained pose network",
+    )
+    out = temporal_config(config)
+    out["train"]["epochs"] = epochs
+    return out
+
+
+def recipe_overrides(config: Mapping[str, Any]) -> list[str]:
+    """The recipe's keys as Hydra overrides (after the command line's: the last value wins)."""
+    return [
+        f"model.init_from={config['pretrain']['checkpoint']}",
+        f"train.freeze_backbone={str(config['pretrain']['freeze_backbone']).lower()}",
+        f"train.epochs={config['sweep']['epochs']}",
+    ]
+
+
 def trial_builder(config: Mapping[str, Any], root: Path) -> Callable[[dict[str, Any], int], RunSpec]:
-    """``(values, number) -> RunSpec``: the composed config with one trial's values, trained in
-    ``sweep.train_dir``/trial-<number>."""
-    trials = under_root(config["sweep"]["train_dir"], root)
-    return lambda values, number: trial_spec(config, values, trials / f"trial-{number}", root)
+    """``(values, number) -> RunSpec``: the recipe's config (:func:`recipe_config`) with one trial's
+    values, trained in ``sweep.train_dir``/trial-<number>."""
+    trials, base = under_root(config["sweep"]["train_dir"], root), recipe_config(config, root)
+    return lambda values, number: trial_spec(base, values, trials / f"trial-{number}", root)
 
 
 def parent_run_id(config: Mapping[str, Any], uri: str, url: str) -> str:
@@ -110,7 +159,8 @@ def run_sweep(
     root: str | Path | None = None,
 ) -> SweepResult:
     """Run trials until the study holds ``sweep.n_trials`` outcomes (module docstring).
-    ``base_overrides``: the command line's own overrides, the first lines of best_overrides.txt."""
+    ``base_overrides``: the command line's own overrides, the first lines of best_overrides.txt
+    (then the recipe's, :func:`recipe_overrides`)."""
     sweep = config["sweep"]
     check_study_name(sweep["study"])  # before any study or run exists
     root = project_root(root)
@@ -128,7 +178,7 @@ def run_sweep(
     objective = Objective(space, build, sweep["mlflow_experiment"], uri, sweep["cost_objective"])
     with mlflow.start_run(run_id=parent_run_id(config, uri, url)) as parent:
         run_budget(study, objective, sweep["n_trials"])
-        files = write_outputs(study, under_root(sweep["out_dir"], root), base_overrides)
+        files = write_outputs(study, under_root(sweep["out_dir"], root), [*base_overrides, *recipe_overrides(config)])
         mlflow.log_artifacts(str(files["trials"].parent), "sweep")
         best = best_trial(study) if "best" in files else None
         if best is not None:
