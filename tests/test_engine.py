@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,6 +37,7 @@ from tdmi.losses import build_loss
 from tdmi.models.presets import preset_configs
 from tdmi.models.tdmi import build_model
 from tdmi.run import RunSpec
+from tdmi.utils.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "experiments" / "conf"
@@ -159,6 +161,24 @@ def test_fit_bf16_channels_last_validates_and_callbacks_can_stop(synth_root: Pat
     assert last["progress"]["epoch"] == 2 and load_checkpoint(tmp_path / "best.pt")["progress"]["best_epoch"] == 2
     assert json.loads((tmp_path / "predictions.json").read_text())["annotations"]
     assert (tmp_path / "per_joint.csv").read_text().startswith("name,Head,")
+
+
+def test_zero_epochs_records_the_starting_network_as_is(synth_root: Path, tmp_path: Path) -> None:
+    train_set, val_set = _sets(synth_root)
+    cfg = TrainConfig(epochs=0, batch_size=2, progress=False)
+    model, loss = _tiny("single_frame")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    evaluator = PoseTrackEvaluator.for_training(val_set, cfg)
+    result = fit(model, loss, train_set, evaluator, cfg, tmp_path)
+    assert result.best_epoch == 0 and [row["epoch"] for row in result.history] == [0]
+    assert (
+        result.best_metric
+        == result.history[0]["val/mAP"]
+        == evaluator(model, torch.device("cpu"), contextlib.nullcontext()).metrics["mAP"]
+    )
+    assert all(torch.equal(before[k], v) for k, v in load_checkpoint(tmp_path / "best.pt")["model"].items())
+    with pytest.raises(ConfigError, match="train.epochs"):
+        TrainConfig(epochs=-1)
 
 
 def _train(tmp: Path, name: str, root: Path, *extra: str) -> subprocess.Popen:

@@ -16,6 +16,9 @@ setup -> resume -> epochs (one epoch, validate, checkpoint, callbacks) -> result
   skips in a row stop the run with :class:`NonFiniteLossError` naming the step and the first loss
   term (in the loss's order, heatmap first) that went bad. A non-finite gradient norm counts the
   same way, except under fp16, where the GradScaler skips such steps by design.
+- ``epochs=0`` trains nothing: the starting network (e.g. a pretrained single-frame network,
+  tdmi/run.py ``init_from``) is validated once as "epoch 0" and recorded like a trained run
+  (history, best.pt, the evaluator's files, callbacks): the recipe's as-is baseline (grid.py).
 - Checkpoints: ``out_dir/last.pt`` after every epoch, ``out_dir/best.pt`` when val mAP improves,
   both atomic (checkpoint.py). With ``resume`` a run continues from ``last.pt``: weights,
   optimiser, scheduler, scaler, epoch, best, history and RNG states, so the result equals an
@@ -109,7 +112,8 @@ class TrainConfig:
         check_fields(TrainConfig, asdict(self), "train.")
         for key, allowed in (("schedule", SCHEDULES), ("bn", BN_MODES), ("amp", tuple(AMP_DTYPES))):
             require(getattr(self, key) in allowed, f"train.{key}", getattr(self, key), f"must be one of {allowed}")
-        for key in ("epochs", "batch_size", "val_every", "max_nonfinite"):
+        require(self.epochs >= 0, "train.epochs", self.epochs, "must be an integer >= 0 (0: evaluate the start as is)")
+        for key in ("batch_size", "val_every", "max_nonfinite"):
             require(getattr(self, key) >= 1, f"train.{key}", getattr(self, key), "must be an integer >= 1")
         require(
             self.steps_per_epoch is None or self.steps_per_epoch >= 1,
@@ -252,7 +256,7 @@ def autocast_for(device: torch.device, amp: str) -> contextlib.AbstractContextMa
 
 def _scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
     if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.lr_steps), gamma=cfg.lr_factor)
 
 
@@ -376,21 +380,13 @@ class Trainer:
         """Resume, then epoch by epoch: train, validate, checkpoint, callbacks."""
         self.resume()
         loader, sampler = self._loader()
+        if self.cfg.epochs == 0 and not self.state.history:  # the starting network as it is, as a run
+            self.end_epoch(0, {"epoch": 0, "lr": 0.0})
         for epoch in range(self.state.epoch + 1, self.cfg.epochs + 1):
             sampler.set_epoch(epoch)
             metrics = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"], **self.train_epoch(loader, epoch)}
             self.scheduler.step()
-            validation = self.validate(epoch)
-            improved = validation is not None and self._improves(validation.metrics[self.evaluator.metric])
-            if validation is not None:
-                metrics.update({f"val/{k}": v for k, v in validation.metrics.items()})
-            if improved:
-                self.state.best_epoch, self.state.best_metric = epoch, validation.metrics[self.evaluator.metric]
-            self.state.history.append(metrics)
-            self.state.epoch = epoch
-            self.checkpoint(validation if improved else None)
-            for callback in self.callbacks:
-                callback.on_epoch_end(epoch, metrics)
+            self.end_epoch(epoch, metrics)
         result = FitResult(
             history=self.state.history,
             out_dir=self.out_dir,
@@ -403,6 +399,20 @@ class Trainer:
         if self.show:
             tqdm.write(result.summary())
         return result
+
+    def end_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Validate, record the epoch (best or not), checkpoint, call back."""
+        validation = self.validate(epoch)
+        improved = validation is not None and self._improves(validation.metrics[self.evaluator.metric])
+        if validation is not None:
+            metrics.update({f"val/{k}": v for k, v in validation.metrics.items()})
+        if improved:
+            self.state.best_epoch, self.state.best_metric = epoch, validation.metrics[self.evaluator.metric]
+        self.state.history.append(metrics)
+        self.state.epoch = epoch
+        self.checkpoint(validation if improved else None)
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, metrics)
 
     def _improves(self, value: float) -> bool:
         return self.state.best_metric is None or value > self.state.best_metric
