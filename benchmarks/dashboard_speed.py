@@ -53,7 +53,7 @@ def build_runs(uri: str, n: int, rng: random.Random) -> None:
         }
         run = client.create_run(experiment, run_name=f"run-{i}", tags=tags)
         params = [Param(f"group{g}.key{k}", str(rng.random())) for g in range(4) for k in range(9)]
-        params += [Param("data.name", "synth"), Param("seed", tags["seed"]), Param("model.preset", preset)]
+        params += [Param("data.name", "synth"), Param("seed", tags["seed"]), Param("preset", preset)]
         metrics = [Metric(f"{p}/AP/{c}", rng.uniform(30, 80), now, 1) for c in COLUMNS for p in ("val", "best")]
         metrics += [Metric("best/mAP", rng.uniform(30, 80), now, 0)]
         metrics += [

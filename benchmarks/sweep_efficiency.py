@@ -53,7 +53,7 @@ def main() -> None:
     )
     parser.add_argument("--videos", type=int, default=6, help="synthetic training videos (val: half)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. sweep.space.model.mi_recon.high=1e-2")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. sweep.space.loss.mi_motion.high=1e-2")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)

@@ -76,7 +76,7 @@ def main() -> None:
         "train.py",
         [
             *common,
-            f"model={PRESET}",
+            f"preset={PRESET}",
             f"train.epochs={args.epochs}",
             f"train.val_every={args.epochs}",
             f"train_dir={ckpt}",

@@ -84,9 +84,9 @@ def main(cfg: DictConfig) -> None:
     ref_name = reference_dataset(cfg.data.name)
     paper = main_rows(load_reference(), ref_name) if ref_name else load_reference().iloc[0:0]
     out = Path(to_absolute_path(cfg.report_dir))
-    rows = table_rows(cfg.model.preset, metrics, paper)
+    rows = table_rows(cfg.preset, metrics, paper)
     write_per_joint_csv(rows, out / "per_joint.csv")
-    (out / "per_joint.md").write_text(markdown(ref_name or cfg.data.name, cfg.model.preset, rows, metrics, paper))
+    (out / "per_joint.md").write_text(markdown(ref_name or cfg.data.name, cfg.preset, rows, metrics, paper))
     print((out / "per_joint.md").read_text())
 
 

@@ -116,10 +116,10 @@ class LossConfig:
             ("upper_bound", self.upper_bound, UPPER_BOUNDS),
         ):
             if value not in allowed:
-                raise ValueError(f"model.{key} must be one of {allowed}, got {value!r}")
+                raise ValueError(f"loss.{key} must be one of {allowed}, got {value!r}")
         for key in MI_TERMS:
             if getattr(self, key) < 0:
-                raise ValueError(f"model.{key} must be >= 0 (0 = off), got {getattr(self, key)}")
+                raise ValueError(f"loss.{key} must be >= 0 (0 = off), got {getattr(self, key)}")
 
 
 def heatmap_mse(pred: Tensor, target: Tensor, target_weight: Tensor | None) -> Tensor:
@@ -168,7 +168,7 @@ class TDMILoss(nn.Module):
         self.ratios: dict[str, float] = {}
         self.estimators = nn.ModuleDict()
         if cfg.mi_estimator == "kl_proxy":
-            proxy = lookup(MI_ESTIMATORS, "kl_proxy", "model.mi_estimator")
+            proxy = lookup(MI_ESTIMATORS, "kl_proxy", "loss.mi_estimator")
             for _, _, a, b, _, _ in self.terms:
                 both_live = (a, b) == ("useful", "noisy")  # CODE: freeze=False for (M_u, M_n)
                 self.estimators[f"{a}_{b}"] = proxy(cfg.mi_tau, detach_first=not both_live)
@@ -176,11 +176,11 @@ class TDMILoss(nn.Module):
         for group, name, a, b, sign, _ in self.terms:
             if not dims.get(a) or not dims.get(b):
                 raise ValueError(
-                    f"loss term {name} (model.{group} > 0) needs model outputs {a!r} and {b!r}, "
+                    f"loss term {name} (loss.{group} > 0) needs model outputs {a!r} and {b!r}, "
                     f"which this model does not build"
                 )
             kind = cfg.upper_bound if sign > 0 else "infonce"
-            builder = lookup(MI_ESTIMATORS, kind, "model.upper_bound")
+            builder = lookup(MI_ESTIMATORS, kind, "loss.upper_bound")
             if kind == "infonce":
                 est = builder(dims[a], dims[b], cfg.mi_hidden, cfg.mi_dim)
             else:
@@ -208,7 +208,7 @@ class TDMILoss(nn.Module):
             maps.update({n: maps[n].detach() for n in ("appearance", "fused", "heatmaps") if n in maps})
         if grad_to == "rdm":
             if self._links["disentangle"] is None:
-                raise ValueError("model.mi_grad_to='rdm' needs a temporal module with disentangle()")
+                raise ValueError("loss.mi_grad_to='rdm' needs a temporal module with disentangle()")
             if "motion" in maps:
                 maps["motion"] = maps["motion"].detach()
             if {"useful", "noisy"} & needed:

@@ -25,16 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from tdmi.eval.results import write_metrics_json
-from tdmi.models.presets import PRESETS, SINGLE_FRAME
+from tdmi.models.presets import SINGLE_FRAME, preset_sections
 from tdmi.run import RunSpec
 from tdmi.utils.config import require
 from tdmi.utils.paths import project_root, under_root
 
 
 def with_preset(config: Mapping[str, Any], preset: str) -> dict[str, Any]:
-    """A copy of ``config`` with ``preset``'s row of tdmi.models.presets, as ``model=<preset>`` gives."""
+    """A copy of ``config`` with ``preset``'s row of tdmi.models.presets, as ``preset=<preset>``
+    gives: every field of ``model`` and ``loss`` the row decides is the row's; scale fields and
+    run-level keys (``model.init_from``) stay the config's."""
     out = copy.deepcopy(dict(config))
-    out["model"] = {**out["model"], **PRESETS[preset], "preset": preset}
+    for key, section in preset_sections(preset).items():
+        out[key] = {**out.get(key, {}), **section}
+    out["preset"] = preset
     return out
 
 

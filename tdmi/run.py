@@ -37,7 +37,6 @@ dataclass it belongs to (or to :class:`RunSpec`) and read it in :meth:`RunSpec.f
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import logging
 import math
@@ -64,7 +63,7 @@ from tdmi.engine.train import (
 from tdmi.eval.results import write_metrics_json
 from tdmi.losses import MI_TERMS, LossConfig, build_loss
 from tdmi.models.backbone import LoadReport, read_state_dict
-from tdmi.models.presets import ABLATION_ORDER, PRESETS, preset_configs
+from tdmi.models.presets import ABLATION_ORDER, PRESETS, preset_configs, preset_name
 from tdmi.models.tdmi import SINGLE_FRAME_PARTS, TDMI, ModelConfig, build_model, load_single_frame
 from tdmi.utils.config import EXECUTION_ONLY, ConfigError, check_fields, config_diff, require
 from tdmi.utils.io import write_csv_rows
@@ -94,14 +93,18 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], root: str | Path | None = None, files: bool = False) -> RunSpec:
-        """The composed config (keys ``model`` with ``preset``, ``train`` with ``clip``, ``seed``,
-        ``data.root``, ``train_dir``) as a RunSpec; relative paths are under ``root``
+        """The composed config (keys ``preset``, ``model`` with its ``temporal`` node, ``loss``,
+        ``train`` with ``clip``, ``seed``, ``data.root``, ``train_dir``) as a RunSpec; the spec's
+        preset is :func:`tdmi.models.presets.preset_name` of the configs, so a run that overrides a
+        row's field is "<preset>+custom". Relative paths are under ``root``
         (:func:`tdmi.utils.paths.project_root`). ``files``: also write ``metrics_dir/train.json``
         and ``plots_dir/learning_curve.csv``. Raises ConfigError naming the first bad key."""
         root = project_root(root)
         model = dict(_section(config, "model"))
         init_from = _init_from(model.pop("init_from", None), root)
-        model_cfg, loss_cfg = _model_and_loss(model)
+        preset = config.get("preset")
+        require(preset in PRESETS, "preset", preset, f"must be one of {ABLATION_ORDER}")
+        model_cfg, loss_cfg = _model_and_loss(preset, model, dict(_section(config, "loss")))
         train = dict(_section(config, "train"))
         freeze = train.pop("freeze_backbone", False)
         require(isinstance(freeze, bool), "train.freeze_backbone", freeze, "must be true or false")
@@ -132,7 +135,7 @@ class RunSpec:
             loss_cfg,
             clip_cfg,
             train_cfg,
-            config["model"]["preset"],
+            preset_name(model_cfg, loss_cfg, preset),
             under_root(data["root"], root),
             under_root(config["train_dir"], root),
             dict(config),
@@ -174,19 +177,33 @@ def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def _model_and_loss(model: dict[str, Any]) -> tuple[ModelConfig, LossConfig]:
-    """``model.*`` (ModelConfig and LossConfig fields, plus ``preset``) checked, then the preset's configs."""
-    preset = model.pop("preset", None)
-    require(preset in PRESETS, "model.preset", preset, f"must be one of {ABLATION_ORDER}")
-    loss_fields = {f.name for f in dataclasses.fields(LossConfig)}
-    check_fields(ModelConfig, {k: v for k, v in model.items() if k not in loss_fields}, "model.")
-    check_fields(LossConfig, {k: v for k, v in model.items() if k in loss_fields}, "model.")
+def _model_and_loss(preset: str, model: dict[str, Any], loss: dict[str, Any]) -> tuple[ModelConfig, LossConfig]:
+    """``model.*`` (ModelConfig fields, the temporal module as the node ``model.temporal``:
+    ``name`` and the module's own settings) and ``loss.*`` (LossConfig fields) checked, then
+    ``preset``'s configs with them on top."""
+    require(
+        "temporal_args" not in model,
+        "model.temporal_args",
+        model.get("temporal_args"),
+        "is not a setting: a temporal module's settings are the other keys of model.temporal",
+    )
+    if "temporal" in model:  # absent: the preset's module
+        temporal = model.pop("temporal")
+        require(
+            isinstance(temporal, Mapping) and isinstance(temporal.get("name"), str),
+            "model.temporal",
+            temporal,
+            "must be a temporal module's config, model/temporal=<name> (a mapping with `name`)",
+        )
+        model.update(temporal=temporal["name"], temporal_args={k: v for k, v in temporal.items() if k != "name"})
+    check_fields(ModelConfig, model, "model.")
+    check_fields(LossConfig, loss, "loss.")
     for term in MI_TERMS:
-        value = model.get(term, PRESETS[preset].get(term, 0.0))
-        require(math.isfinite(value) and value >= 0, f"model.{term}", value, "must be a weight >= 0 (0 = term off)")
+        value = loss.get(term, PRESETS[preset].get(term, 0.0))
+        require(math.isfinite(value) and value >= 0, f"loss.{term}", value, "must be a weight >= 0 (0 = term off)")
     stages = model.get("tde_stages", PRESETS[preset].get("tde_stages", 0))
     require(stages >= 0, "model.tde_stages", stages, "must be an integer >= 0 (0 = no temporal encoder)")
-    return preset_configs(preset, **model)
+    return preset_configs(preset, **model, **loss)
 
 
 def _init_from(value: Any, root: Path) -> Path | None:

@@ -22,8 +22,8 @@ def sample_dir() -> Path:
 TINY_OVERRIDES = [
     "model.tiny_width=8",
     "model.head_dilations=[3]",
-    "model.mi_hidden=16",
-    "model.mi_dim=8",
+    "loss.mi_hidden=16",
+    "loss.mi_dim=8",
     "train.clip.input_size=[48,64]",
     "train.batch_size=8",
     "train.steps_per_epoch=2",

@@ -27,7 +27,7 @@ from tdmi.engine import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 FAIR = [
-    "model=rdm",
+    "preset=rdm",
     "model.tiny_width=8",
     "model.head_dilations=[3]",
     "train.clip.input_size=[48,64]",

@@ -111,10 +111,10 @@ def test_warmup_then_ramp():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("mi_estimator", "mine", r"model.mi_estimator must be one of \('kl_proxy', 'bounds'\)"),
-        ("mi_grad_to", "head", r"model.mi_grad_to must be one of \('rdm', 'tde', 'all'\)"),
-        ("upper_bound", "nwj", r"model.upper_bound must be one of"),
-        ("mi_motion", -1.0, r"model.mi_motion must be >= 0"),
+        ("mi_estimator", "mine", r"loss.mi_estimator must be one of \('kl_proxy', 'bounds'\)"),
+        ("mi_grad_to", "head", r"loss.mi_grad_to must be one of \('rdm', 'tde', 'all'\)"),
+        ("upper_bound", "nwj", r"loss.upper_bound must be one of"),
+        ("mi_motion", -1.0, r"loss.mi_motion must be >= 0"),
     ],
 )
 def test_bad_loss_config_names_the_key(field, value, message):
@@ -124,6 +124,6 @@ def test_bad_loss_config_names_the_key(field, value, message):
 
 def test_bounds_need_the_outputs_at_build_time():
     model, _, _ = _setup("tde2")
-    with pytest.raises(ValueError, match=r"loss term useful_noisy \(model.mi_motion > 0\) needs"):
+    with pytest.raises(ValueError, match=r"loss term useful_noisy \(loss.mi_motion > 0\) needs"):
         build_loss(preset_configs("tdmi_bounds")[1], build_model(preset_configs("single_frame")[0]))
     assert model.motion_channels == 16

@@ -1,5 +1,6 @@
-"""Presets exist once: the Hydra model group is generated from PRESETS and equals it; names tell
-the truth about overridden runs; the sweep space and the ablation grid use the same vocabulary."""
+"""Presets exist once: the Hydra model, loss and preset groups are generated from PRESETS and
+equal it; names tell the truth about overridden runs; the sweep space and the ablation grid use the
+same vocabulary."""
 
 from __future__ import annotations
 
@@ -13,57 +14,100 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from tdmi.losses import MI_TERMS, LossConfig
+from tdmi.losses import MI_TERMS
 from tdmi.models.presets import (
     ABLATION_ORDER,
     PRESETS,
     SINGLE_FRAME,
+    group_choices,
     hydra_files,
     preset_configs,
     preset_name,
+    preset_sections,
 )
 from tdmi.models.tdmi import ModelConfig
+from tdmi.recipe import with_preset
+from tdmi.run import RunSpec
 from tdmi.studies.search_space import check_space, flatten_space, grid
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "experiments" / "conf"
+GENERATED = ("model", "loss", "preset")
 
 
-FIELDS = {f.name for f in (*fields(ModelConfig), *fields(LossConfig))} | {"preset"}
-
-
-def _model_group(overrides: list[str]) -> dict:
-    """The composed `model` node's preset and config fields (run-level keys such as init_from,
-    which tdmi/run.py reads, left out)."""
+def _compose(overrides: list[str]) -> dict:
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        model = OmegaConf.to_container(compose("config", overrides=overrides).model, resolve=True)
-    return {k: v for k, v in model.items() if k in FIELDS}
+        return OmegaConf.to_container(compose("config", overrides=overrides), resolve=True)
 
 
-def test_model_group_files_are_generated_from_presets():
+def _sections(config: dict) -> tuple[dict, dict]:
+    """The composed `model` (its temporal node flattened as ModelConfig has it) and `loss` fields."""
+    model = {k: v for k, v in config["model"].items() if k in {f.name for f in fields(ModelConfig)}}
+    temporal = dict(model.pop("temporal"))
+    model.update(temporal=temporal.pop("name"), temporal_args=temporal)
+    return model, config["loss"]
+
+
+def test_groups_are_generated_from_presets():
     files = hydra_files()
-    assert {p.name for p in (CONF / "model").glob("*.yaml")} == set(files)
-    stale = [n for n, text in files.items() if (CONF / "model" / n).read_text() != text]
-    assert not stale, f"run `python -m tdmi.models.presets experiments/conf/model`: {stale}"
+    assert {f"{g}/{p.name}" for g in GENERATED for p in (CONF / g).glob("*.yaml")} == set(files)
+    stale = [n for n, text in files.items() if (CONF / n).read_text() != text]
+    assert not stale, f"run `python -m tdmi.models.presets experiments/conf`: {stale}"
 
 
-def test_generator_command_writes_the_group(tmp_path):
-    (tmp_path / "baseline.yaml").write_text("stale: true\n")
+def test_generator_command_writes_the_groups(tmp_path):
+    (tmp_path / "loss").mkdir()
+    (tmp_path / "loss" / "baseline.yaml").write_text("stale: true\n")
+    (tmp_path / "model" / "temporal").mkdir(parents=True)
+    (tmp_path / "model" / "temporal" / "mine.yaml").write_text("name: mine\n")  # hand-written: kept
     subprocess.run(
         [sys.executable, "-m", "tdmi.models.presets", str(tmp_path)], check=True, cwd=REPO, capture_output=True
     )
-    assert {p.name: p.read_text() for p in tmp_path.glob("*.yaml")} == hydra_files()
+    written = {f"{g}/{p.name}": p.read_text() for g in GENERATED for p in (tmp_path / g).glob("*.yaml")}
+    assert written == hydra_files() and (tmp_path / "model" / "temporal" / "mine.yaml").exists()
+
+
+def test_rows_share_architecture_and_objective_files():
+    choices = group_choices()
+    assert choices["tdmi"] == ("rdm", "tdmi") and choices["mi_motion"] == ("rdm", "mi_motion")
+    assert choices["tde3"] == ("tde3", "heatmap") and choices["single_frame"] == ("single_frame", "heatmap")
+    assert len({arch for arch, _ in choices.values()}) == 8  # single_frame align tde1..4 static rdm
 
 
 @pytest.mark.parametrize("name", ABLATION_ORDER)
 def test_composed_preset_equals_presets(name):
-    model = _model_group([f"model={name}"])
-    assert model.pop("preset") == name
-    assert preset_configs(name, **model) == preset_configs(name)
-    assert {k: v for k, v in model.items() if k in PRESETS[name]} == {
-        k: list(v) if isinstance(v, tuple) else v for k, v in PRESETS[name].items()
+    config = _compose([f"preset={name}"])
+    assert config["preset"] == name and config["train_dir"] == f"checkpoints/synth-{name}"
+    model, loss = _sections(config)
+    assert preset_configs(name, **model, **loss) == preset_configs(name)
+    assert RunSpec.from_dict(config).preset == name
+    assert with_preset(_compose([]), name)["model"] | {"init_from": None} == config["model"] | {"init_from": None}
+    assert with_preset(_compose([]), name)["loss"] == config["loss"]
+
+
+def test_one_half_of_a_row_is_swapped_and_named_custom():
+    config = _compose(["preset=tdmi", "loss=tdmi_bounds"])
+    assert config["preset"] == "tdmi" and config["loss"]["mi_estimator"] == "bounds"
+    assert RunSpec.from_dict(config).preset == "tdmi+custom"
+    assert RunSpec.from_dict(_compose(["preset=tdmi", "model.use_rdm=false"])).preset == "tdmi+custom"
+    assert RunSpec.from_dict(_compose(["preset=tdmi", "model.tiny_width=8"])).preset == "tdmi"  # scale
+
+
+def test_an_unknown_preset_names_the_key():
+    config = _compose([])
+    config["preset"] = "baseline"
+    with pytest.raises(ValueError, match=r"preset='baseline': must be one of \['single_frame'"):
+        RunSpec.from_dict(config)
+
+
+def test_with_preset_resets_what_the_row_decides_and_keeps_scale():
+    base = _compose(["preset=tdmi_bounds", "model.tiny_width=8", "model.temporal_input=key_only"])
+    cell = with_preset(base, "mi_motion")
+    assert cell["loss"] == preset_sections("mi_motion")["loss"] | {
+        k: base["loss"][k] for k in ("mi_hidden", "mi_dim", "grad_ratio_every")
     }
-    assert preset_name(*preset_configs(name, **model), declared=name) == name
+    assert cell["model"]["tiny_width"] == 8 and cell["model"]["temporal_input"] == "clip"
+    assert RunSpec.from_dict(cell).preset == "mi_motion"
 
 
 def test_preset_name_tells_overrides_apart_from_scale():
@@ -98,7 +142,7 @@ def test_rows_the_issue_names():
     static, _ = preset_configs("static")
     assert single.temporal == "none" and static.temporal_input == "key_only"
     assert preset_configs("tdmi_bounds")[1].mi_estimator == "bounds"
-    with pytest.raises(KeyError, match="unknown preset model.preset='baseline'"):
+    with pytest.raises(KeyError, match="unknown preset preset='baseline'"):
         preset_configs("baseline")
     with pytest.raises(TypeError, match="not_a_field"):
         preset_configs("tdmi", not_a_field=1)
@@ -107,13 +151,13 @@ def test_rows_the_issue_names():
 def test_sweep_space_covers_mi_groups_with_off_and_stages():
     space = flatten_space(yaml.safe_load((CONF / "sweep" / "default.yaml").read_text())["space"])
     check_space(space)
-    assert set(space) == {"model.tde_stages", *(f"model.{t}" for t in MI_TERMS)}
-    assert all(space[f"model.{t}"]["zero"] for t in MI_TERMS)
+    assert set(space) == {"model.tde_stages", *(f"loss.{t}" for t in MI_TERMS)}
+    assert all(space[f"loss.{t}"]["zero"] for t in MI_TERMS)
     points = list(grid(space, points=2))
     assert {p["model.tde_stages"] for p in points} == {1, 2, 3, 4}
-    assert {p["model.mi_motion"] for p in points} >= {0.0, 1e-4, 10.0}
+    assert {p["loss.mi_motion"] for p in points} >= {0.0, 1e-4, 10.0}
     for point in points[:: max(len(points) // 20, 1)]:  # every value builds a valid config
-        preset_configs("tdmi", **{k.removeprefix("model."): v for k, v in point.items()})
+        preset_configs("tdmi", **{k.split(".", 1)[1]: v for k, v in point.items()})
 
 
 def test_ablation_grid_uses_the_presets():

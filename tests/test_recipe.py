@@ -40,7 +40,7 @@ def _spec(tmp: Path, data: Path, name: str, *overrides: str) -> RunSpec:
 def single_frame(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Phase 1: a (tiny) single-frame network's best.pt."""
     tmp = tmp_path_factory.mktemp("pretrain")
-    train(_spec(tmp, synth_root, "sf", "model=single_frame"))
+    train(_spec(tmp, synth_root, "sf", "preset=single_frame"))
     return tmp / "sf" / "best.pt"
 
 
@@ -107,7 +107,7 @@ def test_single_frame_on_its_own_checkpoint_keeps_its_head_learning(
         tmp_path,
         synth_root,
         "sf2",
-        "model=single_frame",
+        "preset=single_frame",
         f"model.init_from={single_frame}",
         "train.freeze_backbone=true",
     )

@@ -154,7 +154,7 @@ if len(points):
             col=k,
         )
         slices.update_xaxes(
-            title_text=param.removeprefix("model."), type="log" if mine["log"].all() else "linear", row=1, col=k
+            title_text=param.split(".", 1)[-1], type="log" if mine["log"].all() else "linear", row=1, col=k
         )
     slices.update_yaxes(title_text=objectives[0], row=1, col=1)
     slices.update_layout(

@@ -17,9 +17,21 @@ multi-modal 0.71, regularisation 0.71, hence 0.1 / ratio = 8e-3, 0.14, 0.14 (und
 51, 51; under "all": 243, 53, 589; so a run that changes mi_grad_to should rescale). The
 estimators fit alone for `mi_warmup` = 20 steps, then the MI weight ramps up over 60 steps.
 
-The presets exist once, here: `python -m tdmi.models.presets experiments/conf/model` writes the
-Hydra group (one YAML per preset plus `_base.yaml` with every field's default) and
-tests/test_presets.py fails when the files differ from what this module generates.
+The presets exist once, here, and are generated into three Hydra groups
+(`python -m tdmi.models.presets experiments/conf`; tests/test_presets.py fails when the files differ):
+
+- `model/<arch>.yaml`: a row's ModelConfig fields over `model/_base.yaml` (every field at its
+  default), its temporal module as the nested group `model/temporal=<name>` (tdmi/run.py reads
+  `model.temporal.name` and passes the group's other keys to the module);
+- `loss/<objective>.yaml`: a row's LossConfig fields over `loss/_base.yaml`;
+- `preset/<row>.yaml`: one name picks a row, `preset=tdmi` = `model=rdm loss=tdmi` plus the
+  top-level key `preset: tdmi` (train_dir, the preset tag's declared name).
+
+Rows that share an architecture (or an objective) share one file, named after the first such row
+in ABLATION_ORDER (`rdm` is the architecture of rdm, the MI rows and tdmi); an objective with every
+MI weight 0 is `heatmap` (the heatmap loss alone). Our choice, where the issue left it open: the
+old `model=<row>` form is not kept as an alias (model/ holds architectures only); a row is picked
+with `preset=<row>`, and `model=` / `loss=` then override one half of it.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -81,10 +94,13 @@ SCALE_FIELDS = frozenset(
 )
 
 
+NO_MI_LOSS = "heatmap"  # the objective with every MI weight 0
+
+
 def preset_configs(name: str, **overrides) -> tuple[ModelConfig, LossConfig]:
     """The preset's configs, then `overrides` (any ModelConfig or LossConfig field) on top."""
     if name not in PRESETS:
-        raise KeyError(f"unknown preset model.preset={name!r}; known: {ABLATION_ORDER}")
+        raise KeyError(f"unknown preset preset={name!r}; known: {ABLATION_ORDER}")
     values = {**PRESETS[name], **overrides}
     unknown = set(values) - _MODEL_FIELDS - _LOSS_FIELDS
     if unknown:
@@ -101,7 +117,7 @@ def _row(model: ModelConfig, loss: LossConfig) -> dict:
 def preset_name(model: ModelConfig, loss: LossConfig, declared: str | None = None) -> str:
     """The preset this pair equals (scale fields aside), else "<declared>+custom" ("custom").
 
-    A run of `model=tdmi model.use_rdm=false` is "tdmi+custom", never "tdmi".
+    A run of `preset=tdmi model.use_rdm=false` is "tdmi+custom", never "tdmi".
     """
     row = _row(model, loss)
     candidates = [declared] if declared in PRESETS else ABLATION_ORDER
@@ -111,38 +127,96 @@ def preset_name(model: ModelConfig, loss: LossConfig, declared: str | None = Non
     return f"{declared}+custom" if declared else "custom"
 
 
+def temporal_node(model: ModelConfig) -> dict[str, Any]:
+    """The `model.temporal` config node of ``model``: the module's name and its own settings."""
+    return {"name": model.temporal, **model.temporal_args}
+
+
+def preset_sections(name: str) -> dict[str, dict[str, Any]]:
+    """The `model` and `loss` config sections `preset=<name>` composes, every non-scale field set
+    (a scale field is an experiment's to set: tdmi/recipe.py keeps the config's)."""
+    model, loss = preset_configs(name)
+    sections = {"model": asdict(model), "loss": asdict(loss)}
+    sections["model"]["temporal"] = temporal_node(model)
+    del sections["model"]["temporal_args"]
+    return {
+        key: {k: list(v) if isinstance(v, tuple) else v for k, v in section.items() if k not in SCALE_FIELDS}
+        for key, section in sections.items()
+    }
+
+
+def group_choices() -> dict[str, tuple[str, str]]:
+    """Preset -> (model file, loss file): rows with equal configs share one, named as the module
+    docstring says."""
+    models: dict[str, ModelConfig] = {}
+    losses: dict[str, LossConfig] = {}
+    choices = {}
+    for name in ABLATION_ORDER:
+        model, loss = preset_configs(name)
+        arch = next((k for k, v in models.items() if v == model), name)
+        no_mi = all(getattr(loss, term) == 0 for term in MI_TERMS)
+        objective = next((k for k, v in losses.items() if v == loss), NO_MI_LOSS if no_mi else name)
+        models[arch], losses[objective] = model, loss
+        choices[name] = (arch, objective)
+    return choices
+
+
 def _yaml(data: dict) -> str:
     """One `key: value` line per field, values in YAML flow style."""
     lines = []
     for key, value in data.items():
         value = list(value) if isinstance(value, tuple) else value
-        text = yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
+        text = yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
         lines.append(f"{key}: {text}\n")
     return "".join(lines)
 
 
+def _fields(name: str, owned: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in PRESETS[name].items() if k in owned}
+
+
 def hydra_files() -> dict[str, str]:
-    """File name -> text of the Hydra `model` group generated from PRESETS."""
-    note = "# Generated by `python -m tdmi.models.presets experiments/conf/model` from\n"
+    """Path under experiments/conf -> text of the `model`, `loss` and `preset` groups generated
+    from PRESETS (model/temporal/ is written by hand: one file per temporal module)."""
+    note = "# Generated by `python -m tdmi.models.presets experiments/conf` from\n"
     note += "# tdmi/models/presets.py; edit PRESETS there, not this file.\n"
-    base = {**asdict(ModelConfig()), **asdict(LossConfig())}
-    files = {"_base.yaml": note + "# Every ModelConfig and LossConfig field at its default.\n" + _yaml(base)}
-    for name, row in PRESETS.items():
-        head = {"defaults": ["_base", "_self_"], "preset": name}
-        files[f"{name}.yaml"] = note + _yaml(head) + _yaml(row)
+    every = "# Every {} field at its default.\n"
+    model_base = {k: v for k, v in asdict(ModelConfig()).items() if k not in ("temporal", "temporal_args")}
+    files = {
+        "model/_base.yaml": note + every.format("ModelConfig") + _yaml(model_base),
+        "loss/_base.yaml": note + every.format("LossConfig") + _yaml(asdict(LossConfig())),
+    }
+    for name, (arch, objective) in group_choices().items():
+        if f"model/{arch}.yaml" not in files:
+            row = _fields(arch, _MODEL_FIELDS - {"temporal_args"})
+            head = {"defaults": ["_base", {"temporal": row.pop("temporal", ModelConfig.temporal)}, "_self_"]}
+            files[f"model/{arch}.yaml"] = note + _yaml(head) + _yaml(row)
+        if f"loss/{objective}.yaml" not in files:
+            row = _fields(objective if objective in PRESETS else name, _LOSS_FIELDS)
+            files[f"loss/{objective}.yaml"] = note + _yaml({"defaults": ["_base", "_self_"]}) + _yaml(row)
+        head = {"defaults": [{"override /model": arch}, {"override /loss": objective}], "preset": name}
+        files[f"preset/{name}.yaml"] = "# @package _global_\n" + note + _yaml(head)
     return files
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Write the Hydra model group from PRESETS.")
-    parser.add_argument("out_dir", type=Path, help="e.g. experiments/conf/model")
-    out_dir = parser.parse_args().out_dir
+def write_hydra_files(conf_dir: Path) -> list[Path]:
+    """Write :func:`hydra_files` under ``conf_dir``, removing generated groups' stale files."""
     files = hydra_files()
-    for stale in set(p.name for p in out_dir.glob("*.yaml")) - set(files):
-        (out_dir / stale).unlink()
+    for group in ("model", "loss", "preset"):
+        for stale in (conf_dir / group).glob("*.yaml"):
+            if f"{group}/{stale.name}" not in files:
+                stale.unlink()
     for name, text in files.items():
-        (out_dir / name).write_text(text)
-    print(f"wrote {len(files)} files to {out_dir}")
+        (conf_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (conf_dir / name).write_text(text)
+    return [conf_dir / name for name in files]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write the Hydra model, loss and preset groups from PRESETS.")
+    parser.add_argument("conf_dir", type=Path, help="e.g. experiments/conf")
+    conf_dir = parser.parse_args().conf_dir
+    print(f"wrote {len(write_hydra_files(conf_dir))} files under {conf_dir}")
 
 
 if __name__ == "__main__":

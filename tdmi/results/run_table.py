@@ -55,7 +55,7 @@ TAGS = (
     "sweep",
     "checkpoint",
 )
-PARAMS = {"dataset": "data.name", "data_root": "data.root", "param_seed": "seed", "param_preset": "model.preset"}
+PARAMS = {"dataset": "data.name", "data_root": "data.root", "param_seed": "seed", "param_preset": "preset"}
 OK = "ok"
 PIPELINE, ABLATION, SWEEP_TRIAL, SWEEP_PARENT, TRAINING = (
     "pipeline",
