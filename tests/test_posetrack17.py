@@ -14,12 +14,15 @@ from tdmi.data.posetrack import PoseTrackFormatError, load_posetrack
 
 
 def _pt17() -> dict:
-    points = [{"id": [13], "x": [50.0], "y": [20.0], "is_visible": [1]}, {"id": [0], "x": [40.0], "y": [90.0], "is_visible": [1]},
+    points = [{"id": [13], "x": [50.0], "y": [20.0], "is_visible": [1]},
+              {"id": [0], "x": [40.0], "y": [90.0], "is_visible": [1]},
               {"id": 9, "x": 60.0, "y": 40.0, "is_visible": 0}]  # fmt: skip
     return {"annolist": [
         {"image": [{"name": "images/bonn/000342_bonn/00000001.jpg"}], "imgnum": [1], "is_labeled": [1],
-         "ignore_regions": [{"point": [{"id": [0], "x": [0], "y": [0]}, {"id": [1], "x": [10], "y": [0]}, {"id": [2], "x": [10], "y": [10]}]}],
-         "annorect": [{"x1": [45], "y1": [10], "x2": [55], "y2": [25], "track_id": [3], "annopoints": [{"point": points}]},
+         "ignore_regions": [{"point": [{"id": [0], "x": [0], "y": [0]}, {"id": [1], "x": [10], "y": [0]},
+                                       {"id": [2], "x": [10], "y": [10]}]}],
+         "annorect": [{"x1": [45], "y1": [10], "x2": [55], "y2": [25], "track_id": [3],
+                       "annopoints": [{"point": points}]},
                       {"x1": [0], "y1": [0], "x2": [1], "y2": [1], "track_id": [4]}]},
         {"image": [{"name": "images/bonn/000342_bonn/00000002.jpg"}], "imgnum": [2], "is_labeled": [0], "annorect": []},
     ]}  # fmt: skip

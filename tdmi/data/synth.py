@@ -332,10 +332,12 @@ def _bodies(rng: np.random.Generator, cfg: SynthConfig, n: int) -> list[Body]:
             yaw0 += rng.normal(0, 0.3)
         bodies.append(
             Body(
-                height=height, start=start, velocity=np.array([vx, rng.normal(0, 0.1)]), depth=float(k) + rng.uniform(0, 0.5),
+                height=height, start=start, velocity=np.array([vx, rng.normal(0, 0.1)]),
+                depth=float(k) + rng.uniform(0, 0.5),
                 yaw0=yaw0, yaw_rate=(rng.choice([-1, 1]) * 0.12 * pace) if action == "turn" else 0.0,
                 gait_rate=0.25 * pace * (1.0 + cfg.speed), action=action, phase=rng.uniform(0, 2 * math.pi),
-                shirt=_random_color(rng), pants=_random_color(rng), skin=tuple(int(v) for v in rng.integers([140, 90, 60], [230, 190, 170])),
+                shirt=_random_color(rng), pants=_random_color(rng),
+                skin=tuple(int(v) for v in rng.integers([140, 90, 60], [230, 190, 170])),
                 hair=tuple(int(v) for v in rng.integers(10, 80, size=3)), track_id=k,
             )
         )  # fmt: skip
@@ -523,7 +525,8 @@ def render_video(cfg: SynthConfig, split: str, index: int, out: Path) -> dict:
             if ann is not None:
                 annotations.append(ann)
         images.append({
-            "file_name": f"images/{split}/{name}/{f:06d}.jpg", "frame_id": image_id, "height": cfg.height, "id": image_id,
+            "file_name": f"images/{split}/{name}/{f:06d}.jpg", "frame_id": image_id, "height": cfg.height,
+            "id": image_id,
             "ignore_regions_x": [], "ignore_regions_y": [], "is_labeled": True, "nframes": cfg.frames,
             "vid_id": f"{number:06d}", "width": cfg.width,
         })  # fmt: skip

@@ -11,8 +11,9 @@ source we could read. So the challenge metric below is our choice, every part an
   HiEve's sigmas from :mod:`tdmi.eval.coco`, 101-point interpolated precision, at most 20
   predictions per frame, ground truth without labelled joints ignored), exactly as pycocotools
   computes it, at OKS thresholds 0.50:0.05:0.95, reported at 0.5, 0.75 and their mean, in percent,
-  under COCO's names (AP50, AP75, AP: MLflow refuses '@' in a metric name). In w_AP every ground truth and every prediction of a frame counts with the frame's
-  weight in the recall and precision sums; in AP all weights are 1 (and AP equals pycocotools').
+  under COCO's names (AP50, AP75, AP: MLflow refuses '@' in a metric name). In w_AP every ground
+  truth and every prediction of a frame counts with the frame's weight in the recall and precision
+  sums; in AP all weights are 1 (and AP equals pycocotools').
 - **Crowd weight** (``weighting="crowd_index"``): 1 + the frame's Crowd Index, the crowdedness
   measure of CrowdPose (Li et al., CVPR 2019, Eq. 1; from the same university as HiEve): the mean
   over the frame's people of (labelled joints of *other* people inside the person's box) /

@@ -13,9 +13,9 @@ Two families (tdmi/losses.py picks one with `mi_estimator`):
   maps). We compute the KL the call was meant to be, KL(p_B || p_A) =
   sum_pixels p_B (log p_B - log p_A) with log-softmax on both sides, and keep CODE's reduction
   (the mean over all B*C*h*w elements, i.e. the KL averaged over the B*C channel distributions
-  and divided by h*w), so CODE's weights of 1 keep their scale: >= 0, 0 exactly for equal maps. Either way it is a divergence, not a
-  calibrated MI: minimising it pulls two maps together. The loss keeps CODE's signs for this
-  family (the faithful option) and the bounds below for the principled one.
+  and divided by h*w), so CODE's weights of 1 keep their scale: >= 0, 0 exactly for equal maps.
+  Either way it is a divergence, not a calibrated MI: minimising it pulls two maps together. The
+  loss keeps CODE's signs for this family (the faithful option) and the bounds below for the principled one.
 - Bounds on vectors (per-pixel feature vectors sampled by the loss): "club" and "l1out"
   (upper bounds, for minimised terms) and "infonce" (lower bound, for maximised terms).
 

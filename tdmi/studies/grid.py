@@ -12,8 +12,9 @@ predicts exactly what it predicts before its first step, so a row's gain is what
 parts learned. Every seed of it is the same network (std 0). ``fine_tune`` instead trains that
 network's head for the rows' budget under the same freezing (the backbone frozen): the stricter
 test that a gain is not merely more training of the head. The ``static`` row (the same temporal
-parts fed the key frame only, same budget) tells time from capacity in either mode. While it runs, each epoch prints the cell, the epoch, its
-validation mAP and the grid's ETA (from the mean epoch time so far); each cell's end its result.
+parts fed the key frame only, same budget) tells time from capacity in either mode. While it runs,
+each epoch prints the cell, the epoch, its validation mAP and the grid's ETA (from the mean epoch
+time so far); each cell's end its result.
 
 The statistics and the MLflow queries are in tdmi/studies/ablation.py (torch-free, the dashboard
 reads them); this module trains, so it is kept apart.

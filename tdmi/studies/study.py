@@ -57,7 +57,10 @@ def retry_and_close_run(experiment: str, tracking_uri: str, max_retry: int) -> S
     def callback(study: optuna.Study, trial: FrozenTrial) -> None:
         client = mlflow.MlflowClient(tracking_uri)
         exp = client.get_experiment_by_name(experiment)
-        query = f"tags.study_name = '{study.study_name}' and tags.trial_number = '{trial.number}' and attributes.status = 'RUNNING'"
+        query = (
+            f"tags.study_name = '{study.study_name}' and tags.trial_number = '{trial.number}' "
+            "and attributes.status = 'RUNNING'"
+        )
         for run in client.search_runs([exp.experiment_id], query) if exp else []:
             client.set_tag(run.info.run_id, "state", "FAIL")
             client.set_tag(run.info.run_id, "fail_reason", "worker stopped sending heartbeats; trial retried")
