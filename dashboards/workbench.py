@@ -125,8 +125,8 @@ def artifact(uri: str, run_id: str, path: str) -> Path | None:
 
 
 @st.cache_resource(ttl=TTL, show_spinner=False)
-def run_sample(predictions: Path, data_root: Path, offsets: tuple[int, ...]) -> qualitative.Sample:
-    return qualitative.run_sample(predictions, data_root, offsets)
+def run_sample(predictions: Path, data_root: Path, offsets: tuple[int, ...], loader: str) -> qualitative.Sample:
+    return qualitative.run_sample(predictions, data_root, offsets, loader)
 
 
 @st.cache_resource(ttl=TTL, show_spinner=False)

@@ -40,7 +40,7 @@ from tdmi.eval.hieve import (
     weighted_oks_ap,
     write_submission,
 )
-from tdmi.eval.results import PosePrediction, group_by_image
+from tdmi.eval.results import PosePrediction, group_by_image, read_posetrack_results, write_posetrack_results
 from tdmi.utils.config import ConfigError
 
 TINY = REPO / "tests" / "data" / "hieve_tiny"
@@ -315,6 +315,24 @@ def test_evaluate_command_refuses_a_bad_weighting_in_one_line(tmp_path):
     assert out.stderr.strip().splitlines()[-1] == (
         "error: hieve_metric.weighting='crowded': must be one of ['crowd_index', 'none']"
     )
+
+
+def test_result_files_of_14_joints_read_back(videos, tmp_path):
+    """PoseTrack result files of HiEve predictions (what validation writes) read back as written;
+    a person with another joint count is refused, naming the file and the field."""
+    preds = _predictions(videos, skip=(3,))
+    write_posetrack_results(preds, videos, tmp_path / "pred")
+    back = read_posetrack_results(tmp_path / "pred", videos)
+    flat = [p for frame in videos[0].frames for p in back.get(frame.image_id, [])]
+    assert [p.score for p in flat] == [p.score for p in preds]
+    for ours, theirs in zip(flat, preds, strict=True):
+        np.testing.assert_allclose(ours.joints, theirs.joints)
+    (path,) = (tmp_path / "pred").iterdir()
+    data = json.loads(path.read_text())
+    data["annotations"][1]["keypoints"] += [0, 0, 0] * 3  # 17 triplets among 14-joint people
+    path.write_text(json.dumps(data))
+    with pytest.raises(PoseTrackFormatError, match=r"annotations\[1\]\.keypoints.*expected 42 numbers"):
+        read_posetrack_results(path, videos)
 
 
 def test_submission_one_file_per_sequence(videos, tmp_path):

@@ -1,7 +1,9 @@
 """Qualitative: predicted (red) and ground-truth (green) skeletons over a run's frames, the clip's
-supporting frames beside the key frame, and per-person scores. Runs are grouped (pipeline,
-ablation, sweep trial, other training); a score threshold hides unconfident skeletons; the key
-frame is drawn at least :data:`KEY_WIDTH` pixels wide (synthetic frames are small)."""
+supporting frames beside the key frame, and per-person scores. A run's frames are read by its
+dataset's loader (``data.loader``) and drawn with that dataset's skeleton (PoseTrack, HiEve). Runs
+are grouped (pipeline, ablation, sweep trial, other training); a score threshold hides unconfident
+skeletons; the key frame is drawn at least :data:`KEY_WIDTH` pixels wide (synthetic frames are
+small)."""
 
 import ast
 
@@ -44,7 +46,7 @@ if source.startswith("training"):
         )
         st.stop()
     offsets = tuple(ast.literal_eval(params.get("train.clip.offsets", "[0]")))
-    sample = wb.run_sample(files[0], root, offsets)
+    sample = wb.run_sample(files[0], root, offsets, params.get("data.loader") or "posetrack")  # older runs: PoseTrack
 else:
     outputs = qualitative.list_predict_outputs(cfg.project_dir)
     if not outputs:

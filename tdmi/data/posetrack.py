@@ -207,34 +207,34 @@ def _boxes(places: list[tuple[Path, str]], name: str, values: list) -> np.ndarra
     raise AssertionError("unreachable: a bad box raised above")
 
 
-def parse_keypoints(path: Path, where: str, value) -> np.ndarray:
+def parse_keypoints(path: Path, where: str, value, num_joints: int = NUM_JOINTS) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise PoseTrackFormatError(path, f"{where}.keypoints", "not a list of numbers") from err
-    if arr.shape != (NUM_JOINTS * 3,):
+    if arr.shape != (num_joints * 3,):
         raise PoseTrackFormatError(
             path,
             f"{where}.keypoints",
-            f"expected {NUM_JOINTS * 3} numbers (17 x, y, v triplets), got shape {arr.shape}",
+            f"expected {num_joints * 3} numbers ({num_joints} x, y, v triplets), got shape {arr.shape}",
         )
     if not np.all(np.isfinite(arr)):
         raise PoseTrackFormatError(path, f"{where}.keypoints", "holds NaN or infinity")
-    return arr.reshape(NUM_JOINTS, 3)
+    return arr.reshape(num_joints, 3)
 
 
-def stack_keypoints(places: list[tuple[Path, str]], values: list) -> np.ndarray:
-    """(N, 17, 3) keypoints of N annotations in one conversion; ``places`` are their (file,
+def stack_keypoints(places: list[tuple[Path, str]], values: list, num_joints: int = NUM_JOINTS) -> np.ndarray:
+    """(N, J, 3) keypoints of N annotations in one conversion; ``places`` are their (file,
     where) for the error that names the first bad one."""
     try:
         arr = np.array(values, dtype=np.float64)
-        if arr.shape == (len(values), NUM_JOINTS * 3) and np.isfinite(arr).all():
-            return arr.reshape(-1, NUM_JOINTS, 3)
+        if arr.shape == (len(values), num_joints * 3) and np.isfinite(arr).all():
+            return arr.reshape(-1, num_joints, 3)
     except (TypeError, ValueError):
         pass
     for (path, where), value in zip(places, values, strict=True):
-        parse_keypoints(path, where, value)
-    return np.zeros((0, NUM_JOINTS, 3))  # reached only for N = 0: every bad value raised above
+        parse_keypoints(path, where, value, num_joints)
+    return np.zeros((0, num_joints, 3))  # reached only for N = 0: every bad value raised above
 
 
 def box_around(points: np.ndarray, margin: float = 0.1) -> np.ndarray:

@@ -32,6 +32,7 @@ import numpy as np
 from tdmi.data.joints import (
     JOINT_GROUPS,
     JOINT_NAMES,
+    JOINT_SETS,
     NUM_JOINTS,
     joint_set_for,
     posetrack_category,
@@ -176,19 +177,27 @@ def _finite(path: Path, where: str, value, shape: tuple[int, ...]) -> np.ndarray
     return arr
 
 
-def _joint_scores(places: list[tuple[Path, str]], anns: list[dict]) -> np.ndarray:
-    """(N, 17) ``scores`` of N annotations in one conversion; MISSING_SCORE where none is given."""
-    scores = np.full((len(anns), NUM_JOINTS), MISSING_SCORE)
+def _joint_count(anns: list[dict]) -> int:
+    """Joints per prediction, from the first one's keypoints: a known joint set's count (PoseTrack's
+    17, HiEve's 14, tdmi.data.joints), else PoseTrack's, whose shape check then names the bad value."""
+    first = anns[0].get("keypoints") if anns else None
+    count = len(first) // 3 if isinstance(first, list) else 0
+    return count if count in {s.num_joints for s in JOINT_SETS.values()} else NUM_JOINTS
+
+
+def _joint_scores(places: list[tuple[Path, str]], anns: list[dict], num_joints: int = NUM_JOINTS) -> np.ndarray:
+    """(N, J) ``scores`` of N annotations in one conversion; MISSING_SCORE where none is given."""
+    scores = np.full((len(anns), num_joints), MISSING_SCORE)
     given = [k for k, ann in enumerate(anns) if ann.get("scores")]
     try:
         rows = np.array([anns[k]["scores"] for k in given], dtype=np.float64)
-        ok = rows.shape == (len(given), NUM_JOINTS) and np.isfinite(rows).all()
+        ok = rows.shape == (len(given), num_joints) and np.isfinite(rows).all()
     except (TypeError, ValueError):
         ok = False
     if not ok:  # name the first bad one
         for k in given:
             path, where = places[k]
-            _finite(path, f"{where}.scores", anns[k]["scores"], (NUM_JOINTS,))
+            _finite(path, f"{where}.scores", anns[k]["scores"], (num_joints,))
     if given:
         scores[given] = rows
     return scores
@@ -246,10 +255,11 @@ def _add_predictions(found: list, out: dict[int, list[PosePrediction]]) -> None:
     """Add the collected annotations to ``out`` per image id, converted with one array per field."""
     places = [(file, where) for file, where, _, _ in found]
     anns = [ann for _, _, _, ann in found]
-    triplets = stack_keypoints(places, [ann["keypoints"] for ann in anns])
+    num_joints = _joint_count(anns)
+    triplets = stack_keypoints(places, [ann["keypoints"] for ann in anns], num_joints)
     joints = triplets[..., :2].copy()
     joints[np.all(triplets == 0, axis=2)] = np.nan  # poseval: a (0, 0, 0) triplet is no joint
-    scores = _joint_scores(places, anns)
+    scores = _joint_scores(places, anns, num_joints)
     person_scores = _person_scores(places, anns, joints, scores)
     for k, (file, where, image_id, ann) in enumerate(found):
         track = ann.get("track_id")
@@ -266,11 +276,12 @@ def _add_predictions(found: list, out: dict[int, list[PosePrediction]]) -> None:
 
 def _check_categories(path: Path, data: dict) -> None:
     categories = data.get("categories")
-    if categories and list(categories[0].get("keypoints", JOINT_NAMES)) != list(JOINT_NAMES):
+    known = {s.name: list(s.names) for s in JOINT_SETS.values()}
+    if categories and list(categories[0].get("keypoints", JOINT_NAMES)) not in known.values():
         raise PoseTrackFormatError(
             path,
             "categories[0].keypoints",
-            f"expected the PoseTrack18 joints in order {list(JOINT_NAMES)}",
+            f"expected the joints of one joint set in order: {known}",
         )
 
 

@@ -5,8 +5,9 @@ Two sources give the same :class:`Sample` (videos + predictions per image id + c
   PoseTrack result format) over the run's dataset (param ``data.root``), ground truth included;
 - an ``experiments/predict.py`` output folder (``manifest.json`` beside ``predictions/``), over a
   PoseTrack annotation file or a bare folder of consecutive frames (no ground truth then).
-Drawing uses the PoseTrack18 skeleton (tdmi.data.joints.SKELETON); joints without a prediction
-(NaN) or without a label ((0, 0, 0)) are not drawn.
+The run's dataset is read by its loader (param ``data.loader``: PoseTrack's or HiEve's files), and
+each skeleton is drawn with the joint set of its joint count (tdmi.data.joints: PoseTrack's 17,
+HiEve's 14); joints without a prediction (NaN) or without a label ((0, 0, 0)) are not drawn.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from tdmi.data.joints import EVALUATED_JOINTS, SKELETON
+from tdmi.data.datasets import load_dataset
+from tdmi.data.joints import joint_set_for
 from tdmi.data.posetrack import Detection, Frame, Video, load_posetrack, make_frame_id
 from tdmi.eval.results import PosePrediction, ground_truth_as_predictions, read_posetrack_results
 
@@ -83,13 +85,14 @@ def clip_frames(video: Video, position: int, offsets: tuple[int, ...]) -> list[t
 
 
 def draw_people(image: Image.Image, people: list[np.ndarray], color: tuple[int, int, int], scale: float = 1.0) -> None:
-    """Skeletons ((17, 2) pixel coordinates, NaN = absent) drawn in place, bones then joints."""
+    """Skeletons ((J, 2) pixel coordinates, NaN = absent) drawn in place, bones then joints; the
+    bones are those of the joint set with J joints."""
     draw = ImageDraw.Draw(image)
     width = max(2, round(3 * min(scale, 1.0)))  # lines stay thin on an enlarged frame
     for joints in people:
         pts = np.asarray(joints, float)[:, :2] * scale
         ok = np.all(np.isfinite(pts), axis=1)
-        for a, b in SKELETON:
+        for a, b in joint_set_for(len(pts)).skeleton:
             if ok[a] and ok[b]:
                 draw.line([tuple(pts[a]), tuple(pts[b])], fill=color, width=width)
         for j in np.flatnonzero(ok):
@@ -123,7 +126,8 @@ def people_table(predictions: list[PosePrediction]) -> pd.DataFrame:
     """Per predicted person: its score, mean joint score and joints above 0.2 (evaluated joints)."""
     rows = []
     for k, p in enumerate(predictions):
-        scores = np.asarray(p.joint_scores, float)[list(EVALUATED_JOINTS)]
+        scores = np.asarray(p.joint_scores, float)
+        scores = scores[list(joint_set_for(len(scores)).evaluated)]
         rows.append(
             {
                 "person": k,
@@ -136,9 +140,9 @@ def people_table(predictions: list[PosePrediction]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["person", "score", "mean joint score", "joints > 0.2", "track"])
 
 
-def run_sample(predictions_file: Path, data_root: Path, offsets: tuple[int, ...]) -> Sample:
-    """A training run's validation predictions over its dataset's val annotations."""
-    videos = load_posetrack(data_root / "annotations" / "val")
+def run_sample(predictions_file: Path, data_root: Path, offsets: tuple[int, ...], loader: str = "posetrack") -> Sample:
+    """A training run's validation predictions over its dataset's val annotations (read by ``loader``)."""
+    videos = load_dataset(loader, data_root, "val")
     return Sample(videos, read_posetrack_results(predictions_file, videos), offsets, True)
 
 
