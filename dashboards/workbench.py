@@ -1,9 +1,10 @@
 """The dashboard's cached reads: every page gets its data here, through tdmi.results.
 
-``st.cache_data`` with a TTL: a page re-renders from memory (500 runs, 1,000 trials: 0.01-0.25 s,
-against 0.9-2.2 s uncached; benchmarks/dashboard_speed.py) and picks up new runs within ``TTL``
-seconds without a restart. Optuna studies are ``cache_resource`` (Optuna's RDB storage caches
-finished trials inside the object).
+``st.cache_data`` with a TTL: a page re-renders from memory and picks up new runs within ``TTL``
+seconds without a restart; a study read from a SQLite store is keyed on the store's modification
+time as well, so a new trial shows at once. The Sweep page reads its study as a
+:class:`tdmi.results.studies.StudyTrials` snapshot; the Optuna study object (``cache_resource``)
+is loaded only for Optuna's own plots.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import settings
 import streamlit as st
 
 from tdmi.reference import load_reference
-from tdmi.results import ablation, dvc_metrics, qualitative, run_table, studies
+from tdmi.results import ablation, dvc_metrics, qualitative, run_table, sqlite, studies
 from tdmi.results.config import DashboardConfig
 
 TTL = 60  # seconds: new runs and trials appear within a minute; a sweep trial takes longer
@@ -82,9 +83,23 @@ def run_details(uri: str, run_id: str) -> tuple[dict, dict]:
     return run_table.run_details(uri, run_id)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def list_studies(storage: str) -> pd.DataFrame:
-    return studies.list_studies(optuna_storage(storage))
+    return _list_studies(storage, sqlite.version(storage))
+
+
+def study_trials(storage: str, name: str) -> studies.StudyTrials:
+    return _study_trials(storage, name, sqlite.version(storage))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _list_studies(storage: str, version: tuple[float, ...] | None) -> pd.DataFrame:
+    """``version``: the SQLite store's modification times, so a write to it is seen at once."""
+    return studies.list_studies(storage)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _study_trials(storage: str, name: str, version: tuple[float, ...] | None) -> studies.StudyTrials:
+    return studies.read_study(storage, name)
 
 
 @st.cache_resource(ttl=TTL, show_spinner=False)
@@ -94,6 +109,7 @@ def optuna_storage(url: str) -> optuna.storages.BaseStorage | None:
 
 @st.cache_resource(ttl=TTL, show_spinner=False)
 def study(storage: str, name: str) -> optuna.Study:
+    """The Optuna study itself: only for Optuna's own plots, drawn on request on large studies."""
     return studies.load_study(optuna_storage(storage), name)
 
 

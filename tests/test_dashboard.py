@@ -497,19 +497,43 @@ def test_best_trial_of_a_multi_objective_study(workbench: dict) -> None:
     assert best_trial is studies.best_trial
 
 
+def test_sql_snapshot_equals_optunas_api(workbench: dict) -> None:
+    """The dashboard's plain-SQL read of a SQLite study gives what Optuna's own API gives."""
+    for name in (STUDY, COST_STUDY):
+        fast = studies.read_study(workbench["storage"], name)
+        slow = studies.snapshot(optuna.load_study(study_name=name, storage=workbench["storage"]))
+        for frame in ("trials", "params", "curves"):
+            pd.testing.assert_frame_equal(getattr(fast, frame), getattr(slow, frame))
+        assert (fast.name, fast.directions, fast.objectives, fast.user_attrs) == (
+            slow.name,
+            slow.directions,
+            slow.objectives,
+            slow.user_attrs,
+        )
+    study = studies.read_study(workbench["storage"], STUDY)
+    assert len(study.trials) == 16 and set(study.trials["state"]) >= {"COMPLETE", "FAIL"}
+    assert study.params["value"].map(type).isin([int, float, bool]).all()  # as the trials saw them
+    assert studies.list_studies(workbench["storage"]).values.tolist() == [
+        [STUDY, "maximize", 16],
+        [COST_STUDY, "maximize, minimize", 6],
+    ]
+    assert studies.best_number(study) == workbench["study"].best_trial.number
+
+
 def test_trials_table_shows_off_and_links_runs(workbench: dict) -> None:
     study = workbench["study"]
     runs = load_runs(workbench["uri"]).table
-    trials = studies.trials_table(study, runs, UI).set_index("trial")
+    snapshot = studies.read_study(workbench["storage"], STUDY)
+    trials = studies.trials_table(snapshot, runs, UI).set_index("trial")
     switched_off = [t.number for t in study.trials if t.params.get("model.mi_recon:on") is False]
     assert switched_off and (trials.loc[switched_off, "model.mi_recon"] == "off").all()
     assert not any(c.endswith(":on") for c in trials.columns)
     row = runs.set_index("run_name").loc["trial-5"]
     assert trials.loc[5, "mlflow"] == f"{UI}/#/experiments/{row['experiment_id']}/runs/{row['run_id']}"
     assert trials.loc[3, "state"] == "FAIL" and "simulated crash" in trials.loc[3, "fail reason"]
-    curves = studies.trial_curves(study)
+    curves = snapshot.curves
     assert set(curves[curves["trial"] == 0]["epoch"]) == {1, 2}
-    points = studies.slice_points(study)
+    points = studies.slice_points(snapshot)
     on = [t for t in study.trials if t.state.name == "COMPLETE" and t.params.get("model.mi_recon:on")]
     recon = points[points["param"] == "model.mi_recon"]
     assert list(recon["trial"]) == [t.number for t in on] and recon["log"].all()  # off trials have no point
@@ -647,8 +671,11 @@ def test_sweep_page(app, workbench: dict) -> None:
     trials = _frame(at, "state").set_index("trial")
     assert len(trials) == len(study.trials) and "off" in set(trials["model.mi_recon"].astype(str))
     assert trials.loc[5, "mlflow"] == _link(workbench, "trial-5")
-    assert len(at.get("plotly_chart")) == 5  # per-trial curves, history, importances, parallel, slice
-    assert studies.swept_params(study) == [
+    assert len(at.get("plotly_chart")) == 1  # one plot at a time: the others are not built
+    for plot in ("optimisation history", "slices", "importances", "parallel coordinates"):
+        at.segmented_control(key="plot").set_value(plot).run()
+        assert not at.exception and len(at.get("plotly_chart")) == 1, plot
+    assert studies.swept_params(studies.read_study(workbench["storage"], STUDY)) == [
         "model.mi_disentangle",
         "model.mi_recon",
         "model.mi_task",

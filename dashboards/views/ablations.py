@@ -9,26 +9,6 @@ import workbench as wb
 from tdmi.reference import ablation_rows
 from tdmi.results import ablation, run_table
 
-SHOWN = [
-    "preset",
-    "verdict",
-    "n",
-    "mean",
-    "std",
-    "gain",
-    "gain_low",
-    "gain_high",
-    "paper_mean",
-    "paper_kind",
-    "paper_verified",
-    "paper_gain",
-    "paper_dataset",
-    "paper_source",
-    "paper_note",
-    "comparison",
-    "reason",
-    "seeds",
-]
 NUMBER = "%.1f"
 LABELS = {
     "mean": st.column_config.NumberColumn("mean mAP (points)", format=NUMBER),
@@ -96,7 +76,7 @@ for dataset, rows in summary.groupby("dataset", sort=True):
         rows.style.map(colour, subset=["verdict"]),
         key=f"ablation_{dataset}",
         hide_index=True,
-        column_order=SHOWN,
+        column_order=ablation.DISPLAY_COLUMNS,
         column_config=LABELS,
     )
 

@@ -2,8 +2,9 @@
 means) beside the paper's main-results rows, on separate axes (our numbers and the paper's may be
 on different data and scales) or as the gap to one reference row. AP in points (0-100)."""
 
+import charts
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 import workbench as wb
 from plotly.subplots import make_subplots
@@ -11,8 +12,6 @@ from plotly.subplots import make_subplots
 from tdmi.eval.results import COLUMNS
 from tdmi.reference import main_rows, reference_dataset
 from tdmi.results import run_table
-
-OURS, PAPER = px.colors.qualitative.D3, px.colors.qualitative.Pastel1  # two palettes: ours vs paper at a glance
 
 cfg = wb.config()
 st.title("Per joint")
@@ -31,7 +30,8 @@ rows_by_label = {
     **{r: g for r, g in means.groupby("run", sort=False)},
     **{r: g for r, g in singles.groupby("run", sort=False)},
 }
-groups = dict(zip(with_joints.apply(run_table.run_label, axis=1), with_joints["group"], strict=True))
+labels = run_table.run_labels(with_joints)
+groups = dict(zip(labels, with_joints["group"], strict=True))
 pipeline = [label for label, group in groups.items() if group == run_table.PIPELINE]
 chosen = st.multiselect(
     "ours: runs and ablation means",
@@ -66,57 +66,33 @@ theirs = pd.DataFrame(
 )
 
 view = st.radio("view", ["side by side (separate axes)", "gap to a paper row"], horizontal=True)
+colour = {**charts.colours(ours["run"]), **charts.colours(theirs["run"], charts.PAPER)}
 if view.startswith("side"):
     figure = make_subplots(rows=1, cols=2, subplot_titles=("ours", f"paper ({dataset})"), horizontal_spacing=0.08)
-    for k, (name, group) in enumerate(ours.groupby("run", sort=False)):
-        figure.add_bar(x=group["column"], y=group["AP"], name=name, marker_color=OURS[k % len(OURS)], row=1, col=1)
-    for k, (name, group) in enumerate(theirs.groupby("run", sort=False)):
-        figure.add_bar(
-            x=group["column"],
-            y=group["AP"],
-            name=name,
-            marker_color=PAPER[k % len(PAPER)],
-            marker_line={"color": "#444", "width": 1},
-            row=1,
-            col=2,
-        )
-    figure.update_yaxes(title_text="PoseTrack AP (points)", row=1, col=1)
-    figure.update_yaxes(title_text="PoseTrack AP (points)", row=1, col=2)
-    figure.update_xaxes(title_text="joint group", categoryorder="array", categoryarray=list(COLUMNS))
-    figure.update_layout(
-        barmode="group",
-        height=460,
-        legend={"orientation": "h", "y": -0.25},
-        title="AP per joint group: each side on its own axis",
-    )
+    charts.add_runs(figure, ours, "column", "AP", colour, row=1, col=1)
+    charts.add_runs(figure, theirs, "column", "AP", colour, row=1, col=2, marker_line={"color": "#444", "width": 1})
+    figure.update_yaxes(title_text="PoseTrack AP (points)")
+    title = "AP per joint group: each side on its own axis"
 elif len(picked):
     against = st.selectbox("paper row", list(picked["method"]))
     row = picked[picked["method"] == against].iloc[0]
     gap = ours.assign(gap=[ap - row[c.lower()] for ap, c in zip(ours["AP"], ours["column"], strict=True)])
-    figure = px.bar(
-        gap,
-        x="column",
-        y="gap",
-        color="run",
-        barmode="group",
-        color_discrete_sequence=OURS,
-        category_orders={"column": list(COLUMNS)},
-        height=460,
-        labels={"column": "joint group", "gap": f"our AP − {against} (points)", "run": "ours"},
-        title=f"Gap to {against} ({dataset}, {row['source']}): below 0 = below the paper",
-    )
-    figure.update_layout(legend={"orientation": "h", "y": -0.25})
+    figure = charts.add_runs(go.Figure(), gap, "column", "gap", colour)
+    figure.update_yaxes(title_text=f"our AP − {against} (points)")
+    title = f"Gap to {against} ({dataset}, {row['source']}): below 0 = below the paper"
 else:
     figure = None
     st.info("Choose a paper row above to see the gap to it.")
 if figure is not None:
+    figure.update_xaxes(title_text="joint group", categoryorder="array", categoryarray=list(COLUMNS))
+    figure.update_layout(barmode="group", height=460, legend={"orientation": "h", "y": -0.25}, title=title)
     st.plotly_chart(figure, key="per_joint_chart")
 
 long = pd.concat([ours, theirs], ignore_index=True)
 if len(long):
     wide = long.pivot_table(index=["run", "source"], columns="column", values="AP", sort=False)[list(COLUMNS)].round(1)
     st.dataframe(wide.reset_index(), key="per_joint_table", hide_index=True)
-traced = with_joints[with_joints.apply(run_table.run_label, axis=1).isin(chosen)]
+traced = with_joints[labels.isin(chosen)]
 if len(traced):
     st.dataframe(
         traced[[*run_table.TRACE_COLUMNS, "group", "preset", "dataset"]],

@@ -2,9 +2,10 @@
 they logged, estimator health included), and a comparison of 2-5 runs: the config keys that
 differ and their per-joint APs side by side."""
 
-import plotly.express as px
+import charts
 import streamlit as st
 import workbench as wb
+from plotly.subplots import make_subplots
 
 from tdmi.eval.results import COLUMNS
 from tdmi.results import run_table
@@ -24,7 +25,7 @@ if usable.empty:
 groups = [g for g in run_table.GROUPS if g in set(usable["group"])]
 chosen_groups = st.multiselect("groups", groups, default=groups)
 pool = usable[usable["group"].isin(chosen_groups)]
-labels = {f"{run_table.run_label(r)} · {r['group']}": r["run_id"] for r in pool.to_dict("records")}
+labels = dict(zip(run_table.run_labels(pool) + " · " + pool["group"], pool["run_id"], strict=True))
 pipeline = [label for label, run_id in labels.items() if label.endswith(run_table.PIPELINE)]
 chosen = st.multiselect(
     "runs",
@@ -54,23 +55,15 @@ metrics = st.multiselect(
 )
 if metrics:
     curves = wb.learning_curves(cfg.mlflow_uri, tuple(picked["run_id"]), tuple(metrics))
-    names = dict(zip(picked["run_id"], (run_table.run_label(r) for r in picked.to_dict("records")), strict=True))
+    names = dict(zip(picked["run_id"], run_table.run_labels(picked), strict=True))
     curves = curves.assign(run=curves["run_id"].map(names))
-    figure = px.line(
-        curves,
-        x="epoch",
-        y="value",
-        color="run",
-        facet_col="metric",
-        facet_col_wrap=2,
-        markers=True,
-        facet_row_spacing=0.12,
-        height=320 * ((len(metrics) + 1) // 2),
-        color_discrete_sequence=px.colors.qualitative.D3,
-    )
-    figure.update_yaxes(matches=None, showticklabels=True, title_text="")
-    figure.for_each_annotation(lambda a: a.update(text=a.text.removeprefix("metric=")))
-    figure.update_layout(legend={"orientation": "h", "y": -0.15})
+    colour, rows = charts.colours(names.values()), (len(metrics) + 1) // 2
+    figure = make_subplots(rows=rows, cols=2, subplot_titles=metrics, vertical_spacing=0.12 if rows > 1 else 0.2)
+    for k, metric in enumerate(metrics):
+        panel = curves[curves["metric"] == metric]
+        charts.add_runs(figure, panel, "epoch", "value", colour, "line", row=k // 2 + 1, col=k % 2 + 1)
+    figure.update_xaxes(title_text="epoch")
+    figure.update_layout(height=320 * rows, legend={"orientation": "h", "y": -0.15})
     st.plotly_chart(figure, key="curves")
     st.caption(
         "val/mAP and val/AP/* in points (0-100); val/oks/* as pycocotools reports them (0-1); "
@@ -81,7 +74,10 @@ st.header("Comparison")
 if len(picked) < 2:
     st.info(f"Choose 2 to {MAX_COMPARED} runs above to compare their configs and per-joint APs.")
     st.stop()
-params = {run_table.run_label(r): wb.run_details(cfg.mlflow_uri, r["run_id"])[0] for r in picked.to_dict("records")}
+params = {
+    label: wb.run_details(cfg.mlflow_uri, run_id)[0]
+    for label, run_id in zip(run_table.run_labels(picked), picked["run_id"], strict=True)
+}
 differences = run_table.config_differences(params)
 st.subheader(f"Config keys that differ ({len(differences)})")
 st.dataframe(differences, key="config_diff")

@@ -189,7 +189,7 @@ def _comparison(dataset: str, ref_dataset: str | None, match: dict | None, same:
     return f"direction only: ours on {ours}, {theirs}"
 
 
-SUMMARY_COLUMNS = [
+DISPLAY_COLUMNS = [  # a verdict row as pages show it, in this order
     "preset",
     "verdict",
     "n",
@@ -199,19 +199,17 @@ SUMMARY_COLUMNS = [
     "gain_low",
     "gain_high",
     "paper_mean",
-    "paper_gain",
-    "paper_dataset",
     "paper_kind",
     "paper_verified",
+    "paper_gain",
+    "paper_dataset",
     "paper_source",
     "paper_note",
     "comparison",
     "reason",
     "seeds",
-    "paper_table",
-    "dataset",
-    "data",
 ]
+SUMMARY_COLUMNS = [*DISPLAY_COLUMNS, "paper_table", "dataset", "data"]  # + what pages group and filter on
 
 
 def joint_group_table(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -> pd.DataFrame:
