@@ -272,7 +272,8 @@ def test_evaluate_hieve_flat_metrics(videos):
 
 def test_metric_options_change_the_numbers(videos):
     """``HiEveMetric`` reaches both metrics: weighting=none makes w_AP the plain AP, head=box
-    scores the nose 21 px off as a hit (known answers of the two tests above)."""
+    scores the nose 21 px off as a hit (known answers of the tests above), max_detections=1 keeps
+    the best-scored person of each frame."""
     missed = _predictions(videos, skip=(3,))
     weighted, _ = evaluate_hieve(videos, missed)
     plain, _ = evaluate_hieve(videos, missed, HiEveMetric(weighting="none"))
@@ -281,6 +282,9 @@ def test_metric_options_change_the_numbers(videos):
     moved = _predictions(videos, move=(1, 0, 21.0))
     assert evaluate_hieve(videos, moved)[1].ap["nose"] == pytest.approx(500 / 9)
     assert evaluate_hieve(videos, moved, HiEveMetric(head="box"))[1].ap["nose"] == 100.0
+    # one prediction kept per frame: P-1 (0.9) and P-3 (0.7) of 4 people, recall 2/4 at precision 1
+    one, _ = evaluate_hieve(videos, _predictions(videos), HiEveMetric(weighting="none", max_detections=1))
+    assert one["hieve/AP"] == pytest.approx(100 * 51 / 101)
 
 
 @pytest.mark.parametrize(
@@ -288,8 +292,10 @@ def test_metric_options_change_the_numbers(videos):
     [
         ({"weighting": "crowded"}, "hieve_metric.weighting='crowded': must be one of ['crowd_index', 'none']"),
         ({"head": "head_box"}, "hieve_metric.head='head_box': must be one of ['nose_chest', 'box']"),
-        ({"sigma": 1}, "hieve_metric.sigma=1: not a setting; known: head, weighting"),
+        ({"sigma": 1}, "hieve_metric.sigma=1: not a setting; known: head, weighting, max_detections"),
         ({"head": 3}, "hieve_metric.head=3: must be a string"),
+        ({"max_detections": 0}, "hieve_metric.max_detections=0: must be at least 1"),
+        ({"max_detections": 2.5}, "hieve_metric.max_detections=2.5: must be an integer"),
     ],
 )
 def test_metric_options_errors_name_the_key(values, message):
