@@ -24,6 +24,7 @@ import mlflow
 import optuna
 import streamlit as st
 from mlflow.entities import Metric, Param, RunTag
+from omegaconf import OmegaConf
 from streamlit.testing.v1 import AppTest
 
 from tdmi.eval.results import COLUMNS
@@ -32,7 +33,8 @@ from tdmi.reference import load_reference
 from tdmi.results import ablation, studies
 from tdmi.results.run_table import load_runs
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboards" / "app.py")
 PAGES = ("overview", "runs", "ablations", "per_joint", "sweep", "qualitative")
 EPOCHS = 6
 
@@ -130,7 +132,8 @@ def main() -> None:
             TDMI_BASELINE=ABLATION_ORDER[0],
         )
         reference, baseline = load_reference(), ABLATION_ORDER[0]
-        verdicts = timed(lambda: ablation.verdict_table(load_runs(uri).table, reference, baseline))
+        confidence = OmegaConf.load(ROOT / "experiments" / "conf" / "ablate" / "default.yaml").confidence
+        verdicts = timed(lambda: ablation.verdict_table(load_runs(uri).table, reference, baseline, confidence))
         print(
             f"baseline, uncached reads: load_runs {timed(lambda: load_runs(uri)):.2f} s, "
             f"ablation verdicts {verdicts:.2f} s, "

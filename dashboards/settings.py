@@ -6,7 +6,7 @@
 Environment: TDMI_PROJECT_DIR (else TDMI_ROOT, else the working directory), TDMI_MLFLOW_URI (else
 MLFLOW_TRACKING_URI), TDMI_OPTUNA_STORAGE, TDMI_REFERENCE_CSV, TDMI_MLFLOW_UI, TDMI_BASELINE. The
 ablation baseline defaults to ``baseline:`` in experiments/conf/ablate/default.yaml (this checkout's), so
-renaming the baseline preset there renames it here.
+renaming the baseline preset there renames it here; the intervals' level is its ``confidence:``.
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from tdmi.results.config import BASELINE, MLFLOW_UI, DashboardConfig
+from tdmi.results.config import MLFLOW_UI, DashboardConfig
 from tdmi.utils import project_root
 
 ABLATE_CONF = Path(__file__).resolve().parents[1] / "experiments" / "conf" / "ablate" / "default.yaml"
 
 
-def configured_baseline(path: Path = ABLATE_CONF) -> str:
-    """The ablation config's ``baseline`` preset; the historical default when the file is absent."""
-    return str(OmegaConf.load(path).get("baseline", BASELINE)) if path.is_file() else BASELINE
+def configured_ablation(path: Path = ABLATE_CONF) -> tuple[str, float]:
+    """The ablation config's ``baseline`` preset and ``confidence`` (the one source of both)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the ablation config (baseline, confidence) is missing")
+    ablate = OmegaConf.load(path)
+    return str(ablate.baseline), float(ablate.confidence)
 
 
 def parse(argv: Sequence[str] = (), env: Mapping[str, str] = os.environ) -> DashboardConfig:
@@ -40,11 +43,13 @@ def parse(argv: Sequence[str] = (), env: Mapping[str, str] = os.environ) -> Dash
         "--baseline", default=env.get("TDMI_BASELINE"), help="the ablation preset gains are measured from"
     )
     args, _ = parser.parse_known_args(list(argv))
+    baseline, confidence = configured_ablation()
     return DashboardConfig.under(
         project_root(args.project_dir),
         args.mlflow_uri,
         args.optuna_storage,
         reference_csv=Path(args.reference_csv) if args.reference_csv else None,
         mlflow_ui=args.mlflow_ui.rstrip("/"),
-        baseline=args.baseline or configured_baseline(),
+        baseline=args.baseline or baseline,
+        confidence=confidence,
     )

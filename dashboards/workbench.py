@@ -62,8 +62,8 @@ def reference(path: Path | None) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def verdict_table(uri: str, reference_path: Path | None, baseline: str) -> pd.DataFrame:
-    return ablation.verdict_table(load_runs(uri).table, reference(reference_path), baseline)
+def verdict_table(uri: str, reference_path: Path | None, baseline: str, confidence: float) -> pd.DataFrame:
+    return ablation.verdict_table(load_runs(uri).table, reference(reference_path), baseline, confidence)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -37,7 +37,7 @@ def test_welch_interval_matches_scipy() -> None:
     diff, low, high = welch_interval(a, b, 0.95)
     ref = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     assert diff == pytest.approx(np.mean(a) - np.mean(b)) and (low, high) == pytest.approx((ref.low, ref.high))
-    assert np.isnan(welch_interval([1.0], [2.0, 3.0])[1])  # one seed: no interval
+    assert np.isnan(welch_interval([1.0], [2.0, 3.0], 0.95)[1])  # one seed: no interval
 
 
 def test_summary_has_mean_std_n_and_difference_per_preset_and_joint_group() -> None:
@@ -46,7 +46,7 @@ def test_summary_has_mean_std_n_and_difference_per_preset_and_joint_group() -> N
         for p, base in (("baseline", 10.0), ("tdmi", 14.0))
         for s in range(3)
     ]
-    summary = summarize(pd.DataFrame(rows), "baseline", ["baseline", "tde1", "tdmi"])
+    summary = summarize(pd.DataFrame(rows), "baseline", ["baseline", "tde1", "tdmi"], 0.95)
     tdmi = summary[(summary.preset == "tdmi") & (summary.metric == "Ankle")].iloc[0]
     assert list(summary.preset.unique()) == ["baseline", "tdmi"] and len(summary) == 2 * len(METRICS)
     assert (tdmi.n, tdmi["mean"], tdmi["std"], tdmi["diff"]) == (3, 15.0, 1.0, 4.0) and tdmi.ci_low < 4.0 < tdmi.ci_high
@@ -74,7 +74,7 @@ def test_claimed_order_steps_are_judged_by_the_rule() -> None:
     results = pd.DataFrame(
         [{"preset": p, "seed": s, "mAP": m + d} for p, m in means.items() for s, d in enumerate((-0.3, 0, 0.3))]
     )
-    synth = order_verdicts(step_intervals(results, steps), "synth")
+    synth = order_verdicts(step_intervals(results, steps, 0.95), "synth")
     assert synth.verdict.tolist() == [REPRODUCED, NOT_REPRODUCED, "inconclusive"]
     assert synth.reason[0].endswith("(direction only)") and synth.n[0] == "3/3"
     # on the notes' own dataset their size counts: +0.05 +- 0.01 is wholly below half of +0.3
@@ -85,9 +85,9 @@ def test_claimed_order_steps_are_judged_by_the_rule() -> None:
             for s, d in enumerate((-0.01, 0, 0.01))
         ]
     )
-    same = order_verdicts(step_intervals(small, steps), "posetrack17")
+    same = order_verdicts(step_intervals(small, steps, 0.95), "posetrack17")
     assert same.verdict.tolist() == [NOT_REPRODUCED] and "below 50% of the paper's gain" in same.reason[0]
-    assert order_verdicts(step_intervals(small, steps), "synth").verdict.tolist() == [REPRODUCED]
+    assert order_verdicts(step_intervals(small, steps, 0.95), "synth").verdict.tolist() == [REPRODUCED]
 
 
 def test_ablate_runs_the_grid_then_only_what_is_missing(synth_root: Path, tmp_path: Path) -> None:

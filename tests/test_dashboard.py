@@ -345,7 +345,7 @@ def test_verdict_rule() -> None:
     assert v(0.5, 1.0, 1, 4.0, True).verdict == ablation.NOT_REPRODUCED  # below half the paper's 4
     assert v(0.5, 1.0, 1, 4.0, False).verdict == ablation.REPRODUCED  # other dataset: direction only
     assert v(-3.0, -1.0, -1, -2.0, True).verdict == ablation.REPRODUCED  # the paper's sign is negative
-    diff, low, high = ablation.welch_interval(np.array([45.0, 46, 47]), np.array([40.0, 41, 42]))
+    diff, low, high = ablation.welch_interval(np.array([45.0, 46, 47]), np.array([40.0, 41, 42]), 0.95)
     assert diff == 5 and low == pytest.approx(2.7326, abs=1e-3) and high == pytest.approx(7.2674, abs=1e-3)
 
 
@@ -369,7 +369,10 @@ def test_config_sources_and_path_gate(tmp_path: Path) -> None:
     assert (cfg.mlflow_ui, cfg.baseline) == ("http://mlflow.lab:5000", "single_frame")
     default = parse([], {"TDMI_PROJECT_DIR": str(tmp_path)})
     assert default.mlflow_uri == f"sqlite:///{tmp_path.resolve() / 'mlruns.db'}" and default.mlflow_ui == UI
-    assert default.baseline == _settings().configured_baseline()  # experiments/conf/ablate's baseline
+    # experiments/conf/ablate's baseline and confidence, the one source of both
+    assert (default.baseline, default.confidence) == _settings().configured_ablation()
+    with pytest.raises(FileNotFoundError, match=r"absent.yaml: the ablation config \(baseline, confidence\)"):
+        _settings().configured_ablation(tmp_path / "absent.yaml")
     assert inside_outputs(tmp_path, "outputs/predict/x") == tmp_path.resolve() / "outputs" / "predict" / "x"
     for bad in ("outputs/../../etc/passwd", "/etc/passwd", "dvc.yaml"):
         with pytest.raises(ValueError, match="outside"):
@@ -462,11 +465,13 @@ def test_ablation_summary_numbers(workbench: dict) -> None:
         ]
     )
     runs = load_runs(workbench["uri"]).table
-    table = ablation.verdict_table(runs, reference, "baseline").set_index(["dataset", "preset"])
+    table = ablation.verdict_table(runs, reference, "baseline", 0.95).set_index(["dataset", "preset"])
     assert list(table.loc["synth"].index) == ["baseline", "tde2", "rdm", "mi_task", "tdmi"]  # baseline, then as run
     tde2 = table.loc[("synth", "tde2")]
     assert (tde2["n"], tde2["mean"], tde2["std"], tde2["gain"]) == (3, 46.0, 1.0, 5.0)
     assert tde2["verdict"] == "reproduced" and tde2["comparison"].startswith("direction only")
+    wide = ablation.verdict_table(runs, reference, "baseline", 0.999).set_index(["dataset", "preset"])
+    assert wide.loc[("synth", "tde2"), "gain_low"] < tde2["gain_low"]  # the level is the one passed in
     assert table.loc[("synth", "rdm"), "verdict"] == "inconclusive"
     assert table.loc[("synth", "mi_task"), "verdict"] == "not reproduced"
     assert table.loc[("synth", "mi_task"), "paper_dataset"] == "PoseTrack2018"  # shown, never compared in size
@@ -475,7 +480,7 @@ def test_ablation_summary_numbers(workbench: dict) -> None:
     assert pt["gain"] == 9.5 and pt["paper_gain"] == pytest.approx(3.6) and pt["verdict"] == "reproduced"
     assert pt["comparison"].startswith("same dataset (PoseTrack2018)") and pt["paper_source"] == "fake"
     assert (pt["paper_kind"], pt["paper_verified"], pt["paper_note"]) == ("paper", "no", "n")
-    other = ablation.verdict_table(runs, reference, "tde2").set_index(
+    other = ablation.verdict_table(runs, reference, "tde2", 0.95).set_index(
         ["dataset", "preset"]
     )  # the baseline is an argument
     assert other.loc[("synth", "baseline"), "gain"] == -5.0 and list(other.loc["synth"].index)[0] == "tde2"

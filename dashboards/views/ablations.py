@@ -14,7 +14,7 @@ LABELS = {
     "mean": st.column_config.NumberColumn("mean mAP (points)", format=NUMBER),
     "std": st.column_config.NumberColumn("± std", format=NUMBER),
     "gain": st.column_config.NumberColumn("gain (points)", format=NUMBER),
-    "gain_low": st.column_config.NumberColumn(f"CI {ablation.CONFIDENCE:.0%} low", format=NUMBER),
+    "gain_low": st.column_config.NumberColumn("CI low", format=NUMBER),  # its level: ablate.confidence
     "gain_high": st.column_config.NumberColumn("CI high", format=NUMBER),
     "paper_mean": st.column_config.NumberColumn("paper mAP (points)", format=NUMBER),
     "paper_gain": st.column_config.NumberColumn("paper gain", format=NUMBER),
@@ -36,13 +36,14 @@ st.title("Ablations vs paper")
 loaded, table = wb.runs_with_pipeline(cfg)
 wb.show_errors(loaded.errors)
 ref = wb.reference(cfg.reference_csv)
-summary = wb.verdict_table(cfg.mlflow_uri, cfg.reference_csv, cfg.baseline)
+summary = wb.verdict_table(cfg.mlflow_uri, cfg.reference_csv, cfg.baseline, cfg.confidence)
 paper = ablation_rows(ref)
 
 with st.expander("How the verdict is decided", expanded=False):
-    st.markdown(ablation.RULE)
+    st.markdown(ablation.rule(cfg.confidence))
     st.markdown(
-        f"Baseline preset: `{cfg.baseline}` (experiments/conf/ablate's `baseline`, or `--baseline`). "
+        f"Baseline preset: `{cfg.baseline}` (experiments/conf/ablate's `baseline`, or `--baseline`); "
+        f"interval level {cfg.confidence:.0%} (its `confidence`). "
         "Reference kinds: *paper* = the TDMI paper's own table; *secondary* = quoted by another paper; "
         "*author_notes* = the first author's notes (not peer-reviewed)."
     )
@@ -106,7 +107,7 @@ for dataset, rows in summary.groupby("dataset", sort=True):
             hoverinfo="text+y",
         )
     gain.update_layout(
-        title=f"Gain over our {cfg.baseline} ({dataset}), {ablation.CONFIDENCE:.0%} CI",
+        title=f"Gain over our {cfg.baseline} ({dataset}), {cfg.confidence:.0%} CI",
         xaxis_title="preset",
         yaxis_title="Δ mAP (points)",
         height=360,

@@ -1,5 +1,5 @@
 """Our ablation runs beside the paper's: mean +- std over seeds, gain over our baseline with a
-confidence interval, and a verdict per claim from one stated rule (:data:`RULE`).
+confidence interval, and a verdict per claim from one stated rule (:func:`rule`).
 
 Inputs: runs tagged ``ablation=true`` with a ``preset`` (tdmi/models/presets.py) and a seed, whose
 ``health`` is ok; the value compared is ``best/mAP`` (best validation epoch), in points (0-100).
@@ -31,13 +31,15 @@ from tdmi.reference import ablation_rows, reference_dataset
 from tdmi.results.run_table import OK, SUMMARY_METRIC, joint_ap
 from tdmi.studies.ablation import welch_interval
 
-CONFIDENCE = 0.95
 MAGNITUDE_FRACTION = 0.5  # below half the paper's gain (whole interval) = the claim's size fails
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 
-RULE = f"""\
+
+def rule(confidence: float) -> str:
+    """The verdict rule as the dashboard prints it, at ``confidence`` (``ablate.confidence``)."""
+    return f"""\
 **Verdict rule.** For each preset, our gain = mean({SUMMARY_METRIC}) of the preset minus that of our
-baseline, over seeds, on one dataset; its {CONFIDENCE:.0%} confidence interval is Welch's t interval
+baseline, over seeds, on one dataset; its {confidence:.0%} confidence interval is Welch's t interval
 (unequal variances, at least 2 seeds on each side, otherwise no interval; the same interval as
 experiments/ablate.py's reports/ablation.csv). The claim's sign is the
 paper's gain's sign where the reference has it, else "improves on the baseline" (+).
@@ -60,7 +62,7 @@ class Verdict:
 
 
 def verdict(low: float, high: float, claim_sign: float, paper_gain: float | None, same_dataset: bool) -> Verdict:
-    """Apply :data:`RULE` to one interval. ``paper_gain`` None = the reference has no number."""
+    """Apply :func:`rule` to one interval. ``paper_gain`` None = the reference has no number."""
     if math.isnan(low) or math.isnan(high):
         return Verdict(INCONCLUSIVE, "fewer than 2 seeds on one side: no interval")
     lo, hi = sorted((claim_sign * low, claim_sign * high))  # the interval on the claim's axis
@@ -115,7 +117,7 @@ def preset_order(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ()) -
 
 
 def verdict_table(
-    runs: pd.DataFrame, reference: pd.DataFrame, baseline: str, order: Sequence[str] = ()
+    runs: pd.DataFrame, reference: pd.DataFrame, baseline: str, confidence: float, order: Sequence[str] = ()
 ) -> pd.DataFrame:
     """One row per (dataset, preset), baseline first, with our numbers, the paper's where the
     reference has them (with their kind, source, verification and note), the comparison made,
@@ -164,7 +166,7 @@ def verdict_table(
                 )
                 out.append(row)
                 continue
-            gain, low, high = welch_interval(ours, base, CONFIDENCE)
+            gain, low, high = welch_interval(ours, base, confidence)
             sign = math.copysign(1.0, paper_gain) if not math.isnan(paper_gain) and paper_gain != 0 else 1.0
             judged = verdict(low, high, sign, None if math.isnan(paper_gain) else paper_gain, same)
             if not len(base):
@@ -260,7 +262,7 @@ def joint_ap_means(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ())
 
 
 def order_verdicts(steps: pd.DataFrame, dataset: str | None) -> pd.DataFrame:
-    """:data:`RULE` on each claimed step (tdmi.studies.ablation.step_intervals' rows) of our runs on
+    """:func:`rule` on each claimed step (tdmi.studies.ablation.step_intervals' rows) of our runs on
     ``dataset`` (our name): columns ``verdict`` and ``reason`` added."""
     ref_dataset = reference_dataset(dataset)
     out = steps.copy()

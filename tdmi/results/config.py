@@ -5,8 +5,9 @@ its command line and the environment. Defaults follow the training entry points 
 the project root is ``$TDMI_ROOT`` or the working directory, the MLflow store
 ``<root>/mlruns.db``, the Optuna storage ``<root>/optuna.db``. Links to runs point at the MLflow UI
 (``mlflow ui`` serves http://127.0.0.1:5000 by default; a tracking server's address otherwise).
-The ablation baseline is the preset every gain is measured from (experiments/conf/ablate's
-``baseline``).
+The ablation baseline is the preset every gain is measured from and the confidence the level of
+its intervals (experiments/conf/ablate's ``baseline`` and ``confidence``: one source, read by
+dashboards/settings.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 
 OUTPUT_FOLDERS = ("outputs", "metrics", "reports", "checkpoints", "plots")  # what the UI may open
 MLFLOW_UI = "http://127.0.0.1:5000"  # `mlflow ui`'s default address
-BASELINE = "baseline"  # experiments/conf/ablate/default.yaml's default, when the file is not found
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,10 @@ class DashboardConfig:
     project_dir: Path
     mlflow_uri: str
     optuna_storage: str
+    baseline: str
+    confidence: float
     reference_csv: Path | None = None  # None: the packaged tdmi/reference/paper_reference.csv
     mlflow_ui: str = MLFLOW_UI
-    baseline: str = BASELINE
 
     @classmethod
     def under(

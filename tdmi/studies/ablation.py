@@ -75,8 +75,9 @@ def cell_results(runs: pd.DataFrame, cells: Mapping[tuple[str, int], str]) -> pd
     return table.reset_index(drop=True)
 
 
-def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """(mean(a) - mean(b), low, high): the Welch t interval of the module docstring."""
+def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), low, high): the Welch t interval of the module docstring, at ``confidence``
+    (``ablate.confidence``: every caller passes the config's)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     diff = float(a.mean() - b.mean()) if a.size and b.size else math.nan
     if a.size < 2 or b.size < 2:
@@ -90,7 +91,7 @@ def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = 0
     return diff, diff - half, diff + half
 
 
-def summarize(results: pd.DataFrame, baseline: str, order: Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
+def summarize(results: pd.DataFrame, baseline: str, order: Sequence[str], confidence: float) -> pd.DataFrame:
     """Long table: preset, metric, n, mean, std, diff (to ``baseline``), ci_low, ci_high."""
     rows = []
     for preset in [p for p in order if p in set(results["preset"])]:
@@ -113,7 +114,7 @@ def summarize(results: pd.DataFrame, baseline: str, order: Sequence[str], confid
     return pd.DataFrame(rows)
 
 
-def markdown(summary: pd.DataFrame, baseline: str, confidence: float = 0.95) -> str:
+def markdown(summary: pd.DataFrame, baseline: str, confidence: float) -> str:
     """One row per preset: n, mean +- std per metric, and the mAP difference to the baseline."""
 
     def cell(mean: float, std: float) -> str:
@@ -157,9 +158,7 @@ def claimed_steps(reference: pd.DataFrame, table: str = AUTHOR_NOTES) -> pd.Data
     return pd.DataFrame(steps, columns=["before", "preset", "dataset", "paper_step", "kind", "source"])
 
 
-def step_intervals(
-    results: pd.DataFrame, steps: pd.DataFrame, confidence: float = 0.95, metric: str = "mAP"
-) -> pd.DataFrame:
+def step_intervals(results: pd.DataFrame, steps: pd.DataFrame, confidence: float, metric: str = "mAP") -> pd.DataFrame:
     """Per claimed step whose two presets ``results`` (cell_results' rows) both hold: ``steps``'
     columns plus our ``step`` (mean difference), ``ci_low``, ``ci_high`` and ``n`` (seeds per side)."""
     rows = []
@@ -173,7 +172,7 @@ def step_intervals(
     return pd.DataFrame(rows, columns=[*steps.columns, "step", "ci_low", "ci_high", "n"])
 
 
-def gains_markdown(summary: pd.DataFrame, baseline: str, confidence: float = 0.95) -> str:
+def gains_markdown(summary: pd.DataFrame, baseline: str, confidence: float) -> str:
     """Per preset and joint group: the gain over ``baseline`` with its Welch interval."""
     rows = []
     for preset, group in summary.groupby("preset", sort=False):
