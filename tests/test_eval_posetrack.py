@@ -24,6 +24,7 @@ from tdmi.eval.posetrack import evaluate_posetrack, main
 from tdmi.eval.results import (
     COLUMNS,
     PosePrediction,
+    PredictionTable,
     ground_truth_as_predictions,
     group_by_image,
     read_posetrack_results,
@@ -340,11 +341,9 @@ def _poseval_ap(videos, by_image) -> dict[str, float]:
     return ap
 
 
-def test_many_frames_at_once_equal_posevals_loop_frame_by_frame():
-    """The vectorised assignment (all frames in one go) against poseval's loops on 300 random
-    frames: 0-5 predictions and 1-4 people each, coarse coordinates for ties in pck, missing
-    joints on both sides, scores tied within and across frames."""
-    rng = np.random.default_rng(3)
+def _random_frames(rng: np.random.Generator) -> tuple[list[Video], list[PosePrediction]]:
+    """300 random frames: 0-5 predictions and 1-4 people each, coarse coordinates for ties in
+    pck, missing joints on both sides, scores tied within and across frames."""
     frames, preds = [], []
     for f in range(300):
         people = []
@@ -360,7 +359,52 @@ def test_many_frames_at_once_equal_posevals_loop_frame_by_frame():
                 xy = rng.integers(0, 8, (17, 2)) * 10.0
             xy[rng.random(17) < 0.1] = np.nan
             preds.append(PosePrediction(f + 1, xy, rng.integers(0, 50, 17) / 50, 1.0))
-    videos, by_image = [Video("v", frames)], group_by_image(preds)
+    return [Video("v", frames)], preds
+
+
+def test_many_frames_at_once_equal_posevals_loop_frame_by_frame():
+    """The vectorised assignment (all frames in one go) against poseval's loops on 300 random
+    frames (:func:`_random_frames`)."""
+    videos, preds = _random_frames(np.random.default_rng(3))
+    by_image = group_by_image(preds)
     ours = evaluate_posetrack(videos, by_image).ap
     assert ours == pytest.approx(_poseval_ap(videos, by_image), abs=1e-12, nan_ok=True)
     assert 5 < np.nanmean(list(ours.values())) < 95  # a mix of hits and misses, not a degenerate case
+
+
+def test_a_prediction_table_scores_exactly_as_the_records():
+    """The command's path (a table, rows in file order, no record per person) gives the same
+    bits as the records per image id: rows listed out of frame order, ties across frames, and
+    predictions on a frame without people (dropped by both)."""
+    videos, preds = _random_frames(np.random.default_rng(4))
+    empty = Frame(999, "v", 300, Path("x.jpg"), 100, 100, 300, True, [], [], "x.jpg")
+    videos[0].frames.append(empty)
+    preds += [dataclasses.replace(preds[0], image_id=999), dataclasses.replace(preds[1], image_id=999)]
+    shuffled = [preds[k] for k in np.random.default_rng(5).permutation(len(preds))]
+    table = PredictionTable(
+        [p.image_id for p in shuffled],
+        np.array([p.joints for p in shuffled]),
+        np.array([p.joint_scores for p in shuffled]),
+        np.array([p.score for p in shuffled]),
+        [p.track_id for p in shuffled],
+    )
+    ours, records = evaluate_posetrack(videos, table), evaluate_posetrack(videos, group_by_image(shuffled))
+    assert ours.num_frames == 300
+    assert json.dumps(ours.to_dict()) == json.dumps(records.to_dict())
+
+
+def test_person_score_without_a_score_field_is_the_exact_mean_of_the_predicted_joints(tmp_path):
+    """Rows are averaged in groups of equal joint counts: the bits of each row's own mean."""
+    rng = np.random.default_rng(6)
+    videos = _video(_pose())
+    anns = []
+    for k in range(40):
+        keypoints = np.column_stack([rng.uniform(1, 500, (17, 2)), np.ones(17)])
+        keypoints[rng.random(17) < k / 40] = 0  # 0 to all 17 joints missing
+        anns.append({"image_id": 1, "keypoints": keypoints.ravel().tolist(), "scores": rng.random(17).tolist()})
+    (tmp_path / "v.json").write_text(json.dumps({"images": [{"id": 1}], "annotations": anns}))
+    back = read_posetrack_results(tmp_path, videos)[1]
+    for ann, pred in zip(anns, back, strict=True):
+        present = np.any(np.reshape(ann["keypoints"], (17, 3)) != 0, axis=1)
+        expected = np.asarray(ann["scores"])[present].mean() if present.any() else -9999.0
+        assert pred.score == expected  # exactly

@@ -121,13 +121,27 @@ def make_frame_id(video_number: int, frame_index: int) -> int:
     return 10000000000 + int(video_number) * 10000 + int(frame_index)
 
 
+def _read_bytes(path: Path | str) -> bytes:
+    """The file's bytes in one ``read`` of its size: a third of ``Path.read_bytes``' time on the
+    evaluator's many small files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        raw = os.read(fd, size + 1)
+        if len(raw) > size:  # it grew since fstat, or reports no size: read to the end
+            raw += b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
+        return raw
+    finally:
+        os.close(fd)
+
+
 def read_json(path: Path) -> dict | list:
     """One JSON document; orjson for speed, the standard parser for the error's line and column.
 
     Files must be UTF-8 (RFC 8259); a UTF-8 byte-order mark is skipped. NaN and Infinity, which
     only the standard parser reads, reach the field checks that name them."""
     try:
-        raw = Path(path).read_bytes()
+        raw = _read_bytes(path)
     except OSError as err:
         raise PoseTrackFormatError(path, "file", f"cannot be read ({err.strerror})") from err
     raw = raw.removeprefix(codecs.BOM_UTF8)
@@ -285,7 +299,10 @@ def _check_visibility(places: list[tuple[Path, str]], joints: np.ndarray) -> Non
 
 def _collect_frames(data: dict, path: Path, image_root: Path, posed: list) -> list[Frame]:
     """The frames of one PoseTrack18/21 document, checked; each annotation with keypoints is
-    appended to ``posed`` as (file, index, annotation, its frame) for :func:`_add_people`."""
+    appended to ``posed`` as (file, index, annotation, its frame) for :func:`_add_people`.
+
+    Speed: the usual value of each field (an int, a str, a bool, no ignore region) is accepted
+    inline; anything else goes through the checking helper, which converts it or names it."""
     if not isinstance(data, dict):
         raise PoseTrackFormatError(path, "top level", "expected an object with 'images' and 'annotations'")
     images = require_field(path, "top level", data, "images")
@@ -301,41 +318,63 @@ def _collect_frames(data: dict, path: Path, image_root: Path, posed: list) -> li
     frames: dict[int, Frame] = {}
     slots: dict[tuple[str, int], int] = {}  # (video, frame index) -> position in images
     for i, image in enumerate(images):
-        where = f"images[{i}]"
-        image_id = integer(path, f"{where}.id", require_field(path, where, image, "id"))
-        file_name = require_field(path, where, image, "file_name")
-        if not isinstance(file_name, str):
-            raise PoseTrackFormatError(path, f"{where}.file_name", f"expected a path, got {file_name!r}")
+        if type(image) is dict and type(image.get("id")) is int and type(image.get("file_name")) is str:
+            image_id, file_name = image["id"], image["file_name"]
+        else:
+            image_id, file_name = _image_keys(path, f"images[{i}]", image)
         vid = str(image["vid_id"]) if "vid_id" in image else Path(file_name).parent.name.split("_")[0]
-        index = frame_index_from_id(integer(path, f"{where}.frame_id", image.get("frame_id", image_id)))
+        frame_id = image.get("frame_id", image_id)
+        if type(frame_id) is not int:
+            frame_id = integer(path, f"images[{i}].frame_id", frame_id)
+        index = frame_id % 10000  # frame_index_from_id
         if image_id in frames:
-            raise PoseTrackFormatError(path, f"{where}.id", f"duplicate image id {image_id}")
+            raise PoseTrackFormatError(path, f"images[{i}].id", f"duplicate image id {image_id}")
         if (vid, index) in slots:
             raise PoseTrackFormatError(
-                path, f"{where}.frame_id", f"frame {index} of video {vid} is also images[{slots[vid, index]}]"
+                path, f"images[{i}].frame_id", f"frame {index} of video {vid} is also images[{slots[vid, index]}]"
             )
         slots[vid, index] = i
+        sizes = [image.get("width", 0), image.get("height", 0), image.get("nframes", 0)]
+        for k, key in enumerate(("width", "height", "nframes")):
+            if type(sizes[k]) is not int:
+                sizes[k] = integer(path, f"images[{i}].{key}", sizes[k])
+        labeled = image.get("is_labeled", False)
+        if labeled is not True and labeled is not False:
+            labeled = _flag(path, f"images[{i}].is_labeled", labeled)
+        has_regions = image.get("ignore_regions_x") or image.get("ignore_regions_y")
         frames[image_id] = Frame(
-            image_id=image_id,
-            video=vid,
-            frame_index=index,
-            path=image_root / file_name,
-            width=integer(path, f"{where}.width", image.get("width", 0)),
-            height=integer(path, f"{where}.height", image.get("height", 0)),
-            nframes=integer(path, f"{where}.nframes", image.get("nframes", 0)),
-            is_labeled=_flag(path, f"{where}.is_labeled", image.get("is_labeled", False)),
-            ignore_regions=_ignore_regions(path, where, image),
+            image_id,
+            vid,
+            index,
+            image_root / file_name,
+            *sizes,
+            labeled,
+            _ignore_regions(path, f"images[{i}]", image) if has_regions else [],
             file_name=file_name,
             source=path,
         )
     for i, ann in enumerate(annotations):
-        where = f"annotations[{i}]"
-        image_id = integer(path, f"{where}.image_id", require_field(path, where, ann, "image_id"))
-        if image_id not in frames:
-            raise PoseTrackFormatError(path, f"{where}.image_id", f"image id {image_id} has no entry in 'images'")
+        image_id = ann.get("image_id") if type(ann) is dict else None
+        if type(image_id) is not int:
+            where = f"annotations[{i}]"
+            image_id = integer(path, f"{where}.image_id", require_field(path, where, ann, "image_id"))
+        frame = frames.get(image_id)
+        if frame is None:
+            raise PoseTrackFormatError(
+                path, f"annotations[{i}].image_id", f"image id {image_id} has no entry in 'images'"
+            )
         if "keypoints" in ann:  # a PoseTrack21 person with only a box is no pose ground truth
-            posed.append((path, i, ann, frames[image_id]))
+            posed.append((path, i, ann, frame))
     return list(frames.values())
+
+
+def _image_keys(path: Path, where: str, image) -> tuple[int, str]:
+    """An image's ``id`` as an int and its ``file_name``, or an error naming the field."""
+    image_id = integer(path, f"{where}.id", require_field(path, where, image, "id"))
+    file_name = require_field(path, where, image, "file_name")
+    if not isinstance(file_name, str):
+        raise PoseTrackFormatError(path, f"{where}.file_name", f"expected a path, got {file_name!r}")
+    return image_id, file_name
 
 
 def _add_people(posed: list) -> None:
@@ -348,21 +387,20 @@ def _add_people(posed: list) -> None:
     heads = _boxes(places, "bbox_head", [ann.get("bbox_head") for ann in anns])
     boxes = _boxes(places, "bbox", [ann.get("bbox") for ann in anns])
     head_given, box_given = (~np.isnan(heads[:, 0])).tolist(), (~np.isnan(boxes[:, 0])).tolist()
-    for k, (path, i, ann, frame) in enumerate(posed):
-        head = heads[k] if head_given[k] else None
-        bbox = boxes[k]
+    for k, (path, i, ann, frame), kps, head, bbox in zip(
+        range(len(posed)), posed, joints, heads, boxes, strict=True
+    ):  # fmt: skip
+        if not head_given[k]:
+            head = None
         if not box_given[k]:  # AP never reads it (poseval accepts it absent); crops get the joints' extent
             corners = head.reshape(2, 2).cumsum(axis=0) if head is not None else np.zeros((0, 2))
-            bbox = box_around(np.concatenate([joints[k][joints[k][:, 2] > 0, :2], corners]))
-        frame.people.append(
-            Person(
-                joints=joints[k],
-                bbox=bbox,
-                head_box=head,
-                track_id=integer(path, f"{places[k][1]}.track_id", ann.get("track_id", -1)),
-                ann_id=integer(path, f"{places[k][1]}.id", ann.get("id", i)),
-            )
-        )
+            bbox = box_around(np.concatenate([kps[kps[:, 2] > 0, :2], corners]))
+        track_id, ann_id = ann.get("track_id", -1), ann.get("id", i)
+        if type(track_id) is not int:
+            track_id = integer(path, f"annotations[{i}].track_id", track_id)
+        if type(ann_id) is not int:
+            ann_id = integer(path, f"annotations[{i}].id", ann_id)
+        frame.people.append(Person(kps, bbox, head, track_id, ann_id))
 
 
 def parse_posetrack(data: dict, path: Path, image_root: Path) -> list[Frame]:

@@ -92,7 +92,8 @@ from tdmi.data.posetrack import Frame, PoseTrackFormatError, Video, iter_frames,
 from tdmi.eval.results import (
     COLUMNS,
     PosePrediction,
-    read_posetrack_results,
+    PredictionTable,
+    read_prediction_table,
     write_metrics_json,
     write_per_joint_csv,
 )
@@ -177,8 +178,27 @@ def _predicted(preds: Sequence[PosePrediction]) -> tuple[np.ndarray, np.ndarray,
     """Joints (P, 15, 2), predicted mask (P, 15), scores (P, 15); a NaN joint is not predicted."""
     joints = np.array([p.joints for p in preds], dtype=np.float64).reshape(-1, NUM_JOINTS, 2)
     scores = np.array([p.joint_scores for p in preds], dtype=np.float64).reshape(-1, NUM_JOINTS)
+    return _poseval_joints(joints, scores)
+
+
+def _poseval_joints(joints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(P, 17, 2) joints and (P, 17) scores -> poseval's 15 joints, their mask, their scores."""
     joints, scores = joints[:, POSEVAL_JOINTS], scores[:, POSEVAL_JOINTS]
     return joints, np.all(np.isfinite(joints), axis=2), scores
+
+
+def _table_rows(frames: Sequence[Frame], table: PredictionTable) -> tuple[np.ndarray, ...]:
+    """The table's predictions on ``frames``, frame by frame (reading order within a frame, as
+    :func:`read_posetrack_results` lists them): joints, mask, scores as :func:`_predicted`, and
+    the number of predictions of each frame."""
+    position = {f.image_id: k for k, f in enumerate(frames)}
+    frame = np.fromiter((position.get(i, -1) for i in table.image_ids), np.int64, len(table.image_ids))
+    kept = np.flatnonzero(frame >= 0)  # predictions on frames without people are dropped
+    rows = kept[np.argsort(frame[kept], kind="stable")]
+    return (
+        *_poseval_joints(table.joints[rows], table.joint_scores[rows]),
+        np.bincount(frame[kept], minlength=len(frames)),
+    )
 
 
 def _assign_frames(
@@ -316,14 +336,20 @@ class PoseTrackAP:
         }
 
 
-def evaluate_posetrack(videos: Sequence[Video], predictions: Mapping[int, Sequence[PosePrediction]]) -> PoseTrackAP:
-    """poseval's per-joint AP of ``predictions`` (per image id) against the ground-truth ``videos``."""
+def evaluate_posetrack(
+    videos: Sequence[Video], predictions: Mapping[int, Sequence[PosePrediction]] | PredictionTable
+) -> PoseTrackAP:
+    """poseval's per-joint AP of ``predictions`` (per image id, or a table of them: the same
+    numbers, no record per person) against the ground-truth ``videos``."""
     frames = [f for f in iter_frames(videos) if f.people]
-    preds = [predictions.get(f.image_id, ()) for f in frames]
+    if isinstance(predictions, PredictionTable):
+        pr, pr_has, scores, pr_count = _table_rows(frames, predictions)
+    else:
+        preds = [predictions.get(f.image_id, ()) for f in frames]
+        pr, pr_has, scores = _predicted([p for frame_preds in preds for p in frame_preds])
+        pr_count = np.array([len(frame_preds) for frame_preds in preds], dtype=np.int64)
     gt, gt_has, heads = _ground_truth(frames)
-    pr, pr_has, scores = _predicted([p for frame_preds in preds for p in frame_preds])
     gt_count = np.array([len(f.people) for f in frames], dtype=np.int64)
-    pr_count = np.array([len(frame_preds) for frame_preds in preds], dtype=np.int64)
     gt_start, pr_start = np.cumsum(gt_count) - gt_count, np.cumsum(pr_count) - pr_count
     polygons = _polygons([f.ignore_regions for f in frames])
     gt_has &= ~_inside_regions(gt, np.repeat(np.arange(len(frames)), gt_count), polygons)
@@ -384,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
     try:
         videos = load_posetrack(args.gt)
-        result = evaluate_posetrack(videos, read_posetrack_results(args.pred, videos))
+        result = evaluate_posetrack(videos, read_prediction_table(args.pred, videos))
     except PoseTrackFormatError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -205,13 +205,16 @@ def _joint_scores(places: list[tuple[Path, str]], anns: list[dict], num_joints: 
 
 def _person_scores(
     places: list[tuple[Path, str]], anns: list[dict], joints: np.ndarray, scores: np.ndarray
-) -> list[float]:
-    """``score`` where given (poseval never reads it); else the mean over the predicted joints."""
+) -> np.ndarray:
+    """``score`` where given (poseval never reads it); else the mean over the predicted joints,
+    the same bits as ``scores[k][present[k]].mean()``: rows with the same number of predicted
+    joints are averaged together (one contiguous row each, so numpy sums them alike)."""
     present = np.isfinite(joints[..., 0])
-    out = scores.mean(axis=1)  # rows with every joint predicted: the same bits as the masked mean
-    for k in np.flatnonzero(~present.all(axis=1)):
-        out[k] = scores[k][present[k]].mean() if present[k].any() else MISSING_SCORE
-    out = out.tolist()
+    out = np.full(len(anns), MISSING_SCORE)
+    counts = present.sum(axis=1)
+    for count in np.unique(counts[counts > 0]).tolist():
+        rows = np.flatnonzero(counts == count)
+        out[rows] = scores[rows][present[rows]].reshape(len(rows), count).mean(axis=1)
     for k, ann in enumerate(anns):
         if "score" in ann:
             value = ann["score"]
@@ -223,8 +226,9 @@ def _person_scores(
 
 
 def _collect_predictions(file: Path, data, known: set[int] | None, seen: dict[int, Path], found: list) -> None:
-    """Check one result document's frames; append (file, where, image id, annotation) to
-    ``found`` for each of its predictions (converted together by :func:`_add_predictions`)."""
+    """Check one result document's frames; append (file, annotation index, image id, annotation)
+    to ``found`` for each of its predictions (converted together by :func:`_convert`). The usual
+    values pass inline; anything else goes through the checks that name it."""
     if not isinstance(data, dict):
         raise PoseTrackFormatError(file, "top level", "expected an object with 'images' and 'annotations'")
     _check_categories(file, data)
@@ -234,7 +238,9 @@ def _collect_predictions(file: Path, data, known: set[int] | None, seen: dict[in
         raise PoseTrackFormatError(file, "top level", "'images' and 'annotations' must be lists")
     listed = set()
     for i, image in enumerate(images):
-        image_id = integer(file, f"images[{i}].id", require_field(file, f"images[{i}]", image, "id"))
+        image_id = image.get("id") if type(image) is dict else None
+        if type(image_id) is not int:
+            image_id = integer(file, f"images[{i}].id", require_field(file, f"images[{i}]", image, "id"))
         if known is not None and image_id not in known:
             name = image.get("file_name", "?")
             raise PoseTrackFormatError(file, f"images[{i}].id", f"frame {image_id} ({name}) is in no ground-truth file")
@@ -243,17 +249,32 @@ def _collect_predictions(file: Path, data, known: set[int] | None, seen: dict[in
         seen[image_id] = file
         listed.add(image_id)
     for i, ann in enumerate(anns):
-        where = f"annotations[{i}]"
-        image_id = integer(file, f"{where}.image_id", require_field(file, where, ann, "image_id"))
-        if image_id not in listed:
-            raise PoseTrackFormatError(file, f"{where}.image_id", f"image id {image_id} has no entry in 'images'")
-        require_field(file, where, ann, "keypoints")
-        found.append((file, where, image_id, ann))
+        image_id = ann.get("image_id") if type(ann) is dict else None
+        if type(image_id) is not int or image_id not in listed or "keypoints" not in ann:
+            where = f"annotations[{i}]"
+            image_id = integer(file, f"{where}.image_id", require_field(file, where, ann, "image_id"))
+            if image_id not in listed:
+                raise PoseTrackFormatError(file, f"{where}.image_id", f"image id {image_id} has no entry in 'images'")
+            require_field(file, where, ann, "keypoints")
+        found.append((file, i, image_id, ann))
 
 
-def _add_predictions(found: list, out: dict[int, list[PosePrediction]]) -> None:
-    """Add the collected annotations to ``out`` per image id, converted with one array per field."""
-    places = [(file, where) for file, where, _, _ in found]
+@dataclass(frozen=True)
+class PredictionTable:
+    """Every predicted person of a result folder or file, one row each in reading order (files
+    sorted by name, then annotations in file order): what evaluation reads, with no per-person
+    record (:func:`read_posetrack_results` makes the records)."""
+
+    image_ids: list[int]
+    joints: np.ndarray  # (N, 17, 2) x, y; NaN where the joint is not predicted
+    joint_scores: np.ndarray  # (N, 17)
+    scores: np.ndarray  # (N,) the persons' scores
+    track_ids: list[int | None]
+
+
+def _convert(found: list) -> PredictionTable:
+    """The collected annotations as a table, one array conversion per field for all of them."""
+    places = [(file, f"annotations[{i}]") for file, i, _, _ in found]
     anns = [ann for _, _, _, ann in found]
     num_joints = _joint_count(anns)
     triplets = stack_keypoints(places, [ann["keypoints"] for ann in anns], num_joints)
@@ -261,17 +282,11 @@ def _add_predictions(found: list, out: dict[int, list[PosePrediction]]) -> None:
     joints[np.all(triplets == 0, axis=2)] = np.nan  # poseval: a (0, 0, 0) triplet is no joint
     scores = _joint_scores(places, anns, num_joints)
     person_scores = _person_scores(places, anns, joints, scores)
-    for k, (file, where, image_id, ann) in enumerate(found):
-        track = ann.get("track_id")
-        out[image_id].append(
-            PosePrediction(
-                image_id,
-                joints[k],
-                scores[k],
-                person_scores[k],
-                integer(file, f"{where}.track_id", track) if track is not None else None,
-            )
-        )
+    tracks = [ann.get("track_id") for ann in anns]
+    for k, track in enumerate(tracks):
+        if track is not None and type(track) is not int:
+            tracks[k] = integer(places[k][0], f"{places[k][1]}.track_id", track)
+    return PredictionTable([image_id for _, _, image_id, _ in found], joints, scores, person_scores, tracks)
 
 
 def _check_categories(path: Path, data: dict) -> None:
@@ -285,25 +300,25 @@ def _check_categories(path: Path, data: dict) -> None:
         )
 
 
-def read_posetrack_results(path: str | Path, videos: Sequence[Video] | None = None) -> dict[int, list[PosePrediction]]:
-    """Predictions per image id from a folder of per-video result files or one merged file.
+def read_prediction_table(path: str | Path, videos: Sequence[Video] | None = None) -> PredictionTable:
+    """Every prediction of a folder of per-video result files or one merged file, as a table.
 
     With ``videos`` (the ground truth), a frame listed in a prediction file but in no video is an
-    error naming the file and the frame; frames without predictions simply have no entry, and a
-    video none of whose frames any prediction file lists (its file is missing) is named in a
-    warning: its frames count as frames without predictions.
+    error naming the file and the frame, and a video none of whose frames any prediction file
+    lists (its file is missing) is named in a warning: its frames count as frames without
+    predictions.
     """
     known = {f.image_id for f in iter_frames(videos)} if videos is not None else None
     seen: dict[int, Path] = {}
     found: list = []
-    out: dict[int, list[PosePrediction]] = defaultdict(list)
+    tables: list[PredictionTable] = []
     with gc_paused():
         for file in annotation_files(Path(path)):
             if len(found) >= CHUNK:
-                _add_predictions(found, out)
+                tables.append(_convert(found))
                 found.clear()
             _collect_predictions(file, read_json(file), known, seen, found)
-        _add_predictions(found, out)
+        tables.append(_convert(found))
     missing = [v for v in videos or () if not any(f.image_id in seen for f in v.frames)]
     if missing:
         names = [video_file_name(v) for v in missing]
@@ -312,6 +327,23 @@ def read_posetrack_results(path: str | Path, videos: Sequence[Video] | None = No
             "%d ground-truth video(s) in no prediction file, counted as without predictions: %s%s",
             len(names), ", ".join(names[:10]), more,
         )  # fmt: skip
+    return PredictionTable(
+        [i for t in tables for i in t.image_ids],
+        np.concatenate([t.joints for t in tables]),
+        np.concatenate([t.joint_scores for t in tables]),
+        np.concatenate([t.scores for t in tables]),
+        [i for t in tables for i in t.track_ids],
+    )
+
+
+def read_posetrack_results(path: str | Path, videos: Sequence[Video] | None = None) -> dict[int, list[PosePrediction]]:
+    """Predictions per image id, in reading order, from :func:`read_prediction_table` (which
+    says what is checked); frames without predictions have no entry."""
+    table = read_prediction_table(path, videos)
+    out: dict[int, list[PosePrediction]] = defaultdict(list)
+    rows = zip(table.image_ids, table.joints, table.joint_scores, table.scores.tolist(), table.track_ids, strict=True)
+    for image_id, joints, scores, score, track in rows:
+        out[image_id].append(PosePrediction(image_id, joints, scores, score, track))
     return dict(out)
 
 
