@@ -135,6 +135,18 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         synth.main(["--out", str(tmp_path), "--blur", "3"])
 
 
+def test_command_line_refuses_a_foreign_folder_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9: a non-empty folder the generator did not make is one line on stderr, exit 2,
+    with no traceback, and its files are left as they were."""
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(SystemExit) as exit_info:
+        synth.main(["--out", str(tmp_path), "--videos", "1", "--workers", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path}: not empty and holds no {synth.MARKER}: not a synthetic set, left untouched\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"] and (tmp_path / "mine.txt").read_text() == "keep me"
+
+
 # ----------------------------------------------------------------------------- issue 14: time matters
 
 

@@ -49,6 +49,7 @@ import json
 import math
 import os
 import shutil
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -616,7 +617,11 @@ def main(argv: list[str] | None = None) -> None:
         cfg = SynthConfig(**args)
     except ValueError as err:
         parser.error(str(err))
-    counts = generate(cfg, out)
+    try:
+        counts = generate(cfg, out)
+    except FileExistsError as err:  # a folder we did not make: the one line, no traceback, exit 2
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     if layout == "hieve":
         from tdmi.data.hieve import posetrack_to_hieve
 
