@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 import tdmi.engine.train
 from tdmi.engine import load_checkpoint
 from tdmi.engine.tracking import MLflowTracker
+from tdmi.inference import PredictSpec
 from tdmi.losses import MI_TERMS
 from tdmi.run import RunSpec, train
 from tdmi.utils.config import ConfigError
@@ -191,3 +192,24 @@ def test_relative_paths_and_stores_are_under_the_project_root(tmp_path: Path, mo
     assert RunSpec.from_dict(config).out_dir == env / config["train_dir"]
     assert resolve_storage() == f"sqlite:///{env}/optuna.db"
     assert RunSpec.from_dict(config, tmp_path / "given").out_dir == here / "given" / config["train_dir"]
+
+
+def test_predict_spec_checks_the_composed_config(tmp_path: Path) -> None:
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        base = OmegaConf.to_container(compose("predict", overrides=["frames=clips/a"]), resolve=True)
+    spec = PredictSpec.from_dict({**base, "ckpt": "run/best.pt"}, tmp_path)
+    assert (spec.checkpoint, spec.source, spec.out_dir) == (
+        tmp_path / "run" / "best.pt",
+        tmp_path / "clips" / "a",
+        tmp_path / "outputs" / "predict" / "latest",
+    )
+    assert not spec.annotated and spec.detections is None and spec.batch_size == 16
+    for bad, message in [
+        ({}, "ckpt='???': must be a checkpoint path"),
+        ({"ckpt": "x.pt", "annotations": "a.json"}, "frames='clips/a': give exactly one of frames=DIR or annotations"),
+        ({"ckpt": "x.pt", "frames": None}, "frames=None: give exactly one of"),
+        ({"ckpt": "x.pt", "batch_size": 0}, "batch_size=0: must be an integer >= 1"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            PredictSpec.from_dict({**base, **bad}, tmp_path)
+        assert str(err.value).startswith(message)
