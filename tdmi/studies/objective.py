@@ -46,7 +46,7 @@ def check_study_name(name: object) -> str:
 
 
 def with_overrides(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``config`` with dotted keys set (``{"model.mi_task": 0.0}``); a key the
+    """A deep copy of ``config`` with dotted keys set (``{"loss.mi_motion": 0.0}``); a key the
     config lacks is a ConfigError (a typo in the search space fails before any trial)."""
     out = copy.deepcopy(dict(config))
     for key, value in overrides.items():

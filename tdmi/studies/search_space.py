@@ -1,11 +1,12 @@
 """The sweep's search space as data (the Hydra group ``sweep/``), turned into Optuna suggestions.
 
 A space maps config keys to specs, nested like the config itself (so that
-``sweep.space.model.tde_stages.high=3`` or ``~sweep.space.model.mi_regularisation`` work as
+``sweep.space.model.tde_stages.high=3`` or ``~sweep.space.loss.mi_regularisation`` work as
 overrides)::
 
     model:
       tde_stages:  {type: int, low: 1, high: 4}
+    loss:
       mi_motion:    {type: float, low: 1.0e-3, high: 1.0e+1, log: true, zero: true}
       mi_estimator: {type: categorical, choices: [kl_proxy, bounds]}
 
@@ -29,7 +30,7 @@ TYPES = ("int", "float", "categorical")
 
 
 def flatten_space(nested: Mapping[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
-    """{"model": {"mi_motion": spec}} -> {"model.mi_motion": spec}; a spec is a mapping with
+    """{"loss": {"mi_motion": spec}} -> {"loss.mi_motion": spec}; a spec is a mapping with
     ``type``."""
     out: dict[str, dict[str, Any]] = {}
     for key, value in nested.items():
@@ -55,7 +56,7 @@ def check_space(space: Mapping[str, Mapping[str, Any]]) -> None:
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """One value per key, as config overrides ({"model.mi_motion": 0.0, ...})."""
+    """One value per key, as config overrides ({"loss.mi_motion": 0.0, ...})."""
     values: dict[str, Any] = {}
     for key, spec in space.items():
         if spec.get("zero") and not trial.suggest_categorical(f"{key}:on", [True, False]):
