@@ -8,7 +8,9 @@ dict) with a ``pretrain`` section (``epochs``, ``train_dir``, ``checkpoint``, ``
 nothing here trains.
 
 - Phase 1 (:func:`pretrain_spec`): the ``single_frame`` preset with the ``train`` settings for
-  ``pretrain.epochs`` epochs into ``pretrain.train_dir``, from scratch; its metrics go to
+  ``pretrain.epochs`` epochs into ``pretrain.train_dir``, from scratch, except ``pretrain.lr`` and
+  ``pretrain.steps_per_epoch`` where given (a network learnt from scratch and temporal parts
+  learnt on a frozen one want different budgets: measured, README "Results"); its metrics go to
   ``metrics_dir``/pretrain.json and ``plots_dir``/pretrain_curve.csv.
 - Skipped (:func:`pretrain_skipped`) when ``pretrain.checkpoint`` names another file than phase 1's
   own ``best.pt``: the user gave a trained pose network (paper scale: an HRNet trained for pose).
@@ -29,6 +31,8 @@ from tdmi.models.presets import SINGLE_FRAME, preset_sections
 from tdmi.run import RunSpec
 from tdmi.utils.config import require
 from tdmi.utils.paths import project_root, under_root
+
+PHASE1_TRAIN_KEYS = ("lr", "steps_per_epoch")  # pretrain.<key> replaces train.<key> in phase 1
 
 
 def with_preset(config: Mapping[str, Any], preset: str) -> dict[str, Any]:
@@ -64,7 +68,8 @@ def pretrain_spec(config: Mapping[str, Any], root: str | Path | None = None) -> 
     )
     cell = with_preset(config, SINGLE_FRAME)
     cell["model"]["init_from"] = None
-    cell["train"] = {**cell["train"], "epochs": epochs, "freeze_backbone": False}
+    own = {key: pretrain[key] for key in PHASE1_TRAIN_KEYS if key in pretrain}  # phase 1's own budget
+    cell["train"] = {**cell["train"], **own, "epochs": epochs, "freeze_backbone": False}
     cell["train_dir"] = pretrain["train_dir"]
     spec = RunSpec.from_dict(cell, root)
     root = project_root(root)

@@ -27,6 +27,7 @@ TINY_OVERRIDES = [
     "train.clip.input_size=[48,64]",
     "train.batch_size=8",
     "train.steps_per_epoch=2",
+    "pretrain.steps_per_epoch=2",
     "train.num_workers=0",
     "train.progress=false",
 ]

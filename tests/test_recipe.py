@@ -23,6 +23,7 @@ from tdmi.engine import load_checkpoint
 from tdmi.engine.checkpoint import model_from_checkpoint
 from tdmi.engine.tracking import MLflowTracker
 from tdmi.models.tdmi import build_model
+from tdmi.recipe import pretrain_spec, temporal_config
 from tdmi.run import RunSpec, init_single_frame, train
 from tdmi.utils.config import ConfigError
 
@@ -155,3 +156,28 @@ def test_pretrain_is_skipped_for_a_given_network_and_refuses_a_missing_one(tmp_p
         "checkpoint": str(single_frame),
     }
     assert (tmp_path / "pre" / "SKIPPED").is_file() and not (tmp_path / "pre" / "best.pt").exists()
+
+
+def test_phase_one_has_its_own_budget_and_phase_two_the_train_settings(tmp_path: Path) -> None:
+    """pretrain.lr / pretrain.steps_per_epoch replace train's in phase 1 only; phase 2 keeps train's."""
+    with initialize_config_dir(str(REPO / "experiments" / "conf"), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                "train.lr=0.003",
+                "train.steps_per_epoch=60",
+                "pretrain.lr=0.0005",
+                "pretrain.steps_per_epoch=7",
+            ],
+        )
+    config = OmegaConf.to_container(cfg, resolve=True)
+    phase1 = pretrain_spec(config, tmp_path)
+    assert (phase1.train.lr, phase1.train.steps_per_epoch, phase1.train.epochs) == (
+        0.0005,
+        7,
+        config["pretrain"]["epochs"],
+    )
+    assert phase1.preset == "single_frame" and phase1.init_from is None and not phase1.freeze_backbone
+    phase2 = temporal_config(config)
+    assert (phase2["train"]["lr"], phase2["train"]["steps_per_epoch"]) == (0.003, 60)
+    assert phase2["model"]["init_from"] == config["pretrain"]["checkpoint"] and phase2["train"]["freeze_backbone"]
