@@ -20,7 +20,7 @@ from conftest import SAMPLE
 
 from tdmi.data.joints import JOINT_NAMES
 from tdmi.data.posetrack import Frame, Person, PoseTrackFormatError, Video, load_posetrack
-from tdmi.eval.posetrack import evaluate_posetrack, main
+from tdmi.eval.posetrack import evaluate_posetrack, inside_ignore_regions, main
 from tdmi.eval.results import (
     COLUMNS,
     PosePrediction,
@@ -112,6 +112,18 @@ def test_prediction_in_an_ignore_region_is_removed():
     gt, tp, fp = _pose(), _pred(_pose(), 0.5), _pred(_pose(900), 0.9)
     assert _ap(_video(gt, regions=[region]), tp, fp) == dict.fromkeys(COLUMNS, 100.0)
     assert _ap(_video(gt), tp, fp) == dict.fromkeys(COLUMNS, 50.0)  # same FP, no region
+
+
+def test_inside_ignore_regions_is_strictly_inside_a_polygon():
+    """shapely's ``contains``: the border and corners stay; a point in the bounding box of an L
+    but outside the L stays; a triangle and the L (rings of two lengths) in one frame."""
+    ell = np.array([[0.0, 0], [20, 0], [20, 10], [10, 10], [10, 20], [0, 20]])
+    triangle = np.array([[30.0, 0], [40, 0], [30, 10]])
+    points = np.array([[5, 5], [5, 15], [15, 5], [15, 15], [0, 5], [10, 15], [20, 0], [31, 1], [39, 9], [-1, 5.0]])
+    expected = [True, True, True, False, False, False, False, True, False, False]
+    np.testing.assert_array_equal(inside_ignore_regions(points, [ell, triangle]), expected)
+    np.testing.assert_array_equal(inside_ignore_regions(points.reshape(2, 5, 2), [ell, triangle]).ravel(), expected)
+    assert not inside_ignore_regions(points, []).any()
 
 
 def test_joint_whose_ground_truth_is_ignored_but_predicted_is_nan_and_left_out_of_the_mean():

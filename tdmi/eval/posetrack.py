@@ -112,28 +112,47 @@ def inside_ignore_regions(points: np.ndarray, regions: Sequence[np.ndarray]) -> 
     return inside.reshape(points.shape[:-1])
 
 
-def _polygons(regions: Sequence[Sequence[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Shapely polygons of every frame's regions (rings of one length made in one call), and
-    the frame of each."""
+@dataclass(frozen=True)
+class _Regions:
+    """Every frame's ignore regions: their points, frame and bounds; a shapely polygon is made
+    only for a region some point falls in the bounding box of (few do), when first needed."""
+
+    coords: list[np.ndarray]  # (n, 2) each
+    frame: np.ndarray  # (K,) the frame of each region
+    bounds: np.ndarray  # (K, 4) x min, y min, x max, y max: shapely.bounds of the polygon
+    shapes: np.ndarray  # (K,) object: the polygons made so far, None for the others
+
+    def polygons(self, which: np.ndarray) -> np.ndarray:
+        """The shapely polygons of regions ``which`` (rings of one length made in one call)."""
+        todo = np.unique(which[np.equal(self.shapes[which], None)])
+        lengths = np.array([len(self.coords[k]) for k in todo], dtype=np.int64)
+        for n in np.unique(lengths):
+            same = todo[lengths == n]
+            self.shapes[same] = shapely.polygons(np.stack([self.coords[k] for k in same]))
+        return self.shapes[which]
+
+
+def _polygons(regions: Sequence[Sequence[np.ndarray]]) -> _Regions:
+    """The :class:`_Regions` of every frame's ``regions``, frames numbered in order."""
     coords = [r for rs in regions for r in rs]
     frame = np.array([f for f, rs in enumerate(regions) for _ in rs], dtype=np.int64)
-    polygons = np.empty(len(coords), dtype=object)
+    bounds = np.empty((len(coords), 4))
     lengths = np.array([len(c) for c in coords], dtype=np.int64)
     for n in np.unique(lengths):
         same = np.flatnonzero(lengths == n)
-        polygons[same] = shapely.polygons(np.stack([coords[k] for k in same]))
-    return polygons, frame
+        points = np.stack([coords[k] for k in same])
+        bounds[same] = np.concatenate([points.min(axis=1), points.max(axis=1)], axis=1)
+    return _Regions(coords, frame, bounds, np.full(len(coords), None, dtype=object))
 
 
-def _inside_regions(points: np.ndarray, frame: np.ndarray, polygons: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _inside_regions(points: np.ndarray, frame: np.ndarray, regions: _Regions) -> np.ndarray:
     """(N, J, 2) points, row n in frame ``frame[n]`` -> (N, J) True strictly inside one of that
-    frame's ``polygons`` (from :func:`_polygons`): every frame in one vectorised shapely call,
+    frame's ``regions`` (from :func:`_polygons`): every frame in one vectorised shapely call,
     and only for points strictly inside a polygon's bounding box (no other point can be inside)."""
-    shapes, polygon_frame = polygons
+    polygon_frame, bounds = regions.frame, regions.bounds
     inside = np.zeros(points.shape[:2], dtype=bool)
-    if not len(shapes) or not len(points):
+    if not len(polygon_frame) or not len(points):
         return inside
-    bounds = shapely.bounds(shapes)
     # every (polygon, row of its frame) pair: rows sorted by frame, then counted per frame
     rows_by_frame = np.argsort(frame, kind="stable")
     per_frame = np.bincount(frame, minlength=polygon_frame.max() + 1)
@@ -145,7 +164,7 @@ def _inside_regions(points: np.ndarray, frame: np.ndarray, polygons: tuple[np.nd
     x, y = points[row, :, 0], points[row, :, 1]  # (pairs, J)
     lo_x, lo_y, hi_x, hi_y = (bounds[polygon, k, None] for k in range(4))
     pair, joint = np.nonzero((x > lo_x) & (x < hi_x) & (y > lo_y) & (y < hi_y))
-    hit = shapely.contains_xy(shapes[polygon[pair]], x[pair, joint], y[pair, joint])
+    hit = shapely.contains_xy(regions.polygons(polygon[pair]), x[pair, joint], y[pair, joint])
     inside[row[pair[hit]], joint[hit]] = True
     return inside
 
