@@ -67,6 +67,7 @@ def tiny(synth_root: Path, tmp: Path, mlflow_uri: str, storage: str, *more: str,
         *TINY_OVERRIDES,
         f"pretrain.train_dir={pretrained}",
         "sweep.epochs=2",
+        "sweep.pruner.n_warmup_steps=1",  # below sweep.epochs
         f"mlflow.tracking_uri={mlflow_uri}",
         f"sweep.storage={storage}",
         f"sweep.out_dir={tmp}/out",

@@ -62,7 +62,7 @@ if metrics:
     for k, metric in enumerate(metrics):
         panel = curves[curves["metric"] == metric]
         charts.add_runs(figure, panel, "epoch", "value", colour, "line", row=k // 2 + 1, col=k % 2 + 1)
-    figure.update_xaxes(title_text="epoch")
+    figure.update_xaxes(title_text="epoch", row=rows)  # the bottom row only: above, it would cover a panel title
     figure.update_layout(height=320 * rows, legend={"orientation": "h", "y": -0.15})
     st.plotly_chart(figure, key="curves")
     st.caption(
