@@ -81,18 +81,15 @@ class GridProgress:
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         now = time.perf_counter()
-        self.seconds, self.done, self.left, self.last = (
-            self.seconds + now - self.last,
-            self.done + 1,
-            self.left - 1,
-            now,
-        )
-        eta = self.left * self.seconds / self.done
+        if epoch:  # epoch 0 (an as-is baseline cell) trains nothing: not an epoch of the ETA
+            self.seconds, self.done, self.left = self.seconds + now - self.last, self.done + 1, self.left - 1
+        self.last = now
+        eta = f"{self.left * self.seconds / self.done / 60:.1f} min" if self.done else "after the first epoch"
         cell = self.cell
         val = f"val mAP {metrics['val/mAP']:.2f}" if "val/mAP" in metrics else "not validated (train.val_every)"
         self.log(
             f"[{cell.preset} seed {cell.seed}] epoch {epoch}/{cell.spec.train.epochs}: {val}; "
-            f"grid ETA {eta / 60:.1f} min ({self.left} epochs left)"
+            f"grid ETA {eta} ({self.left} epochs left)"
         )
 
 
