@@ -2,15 +2,17 @@
 per-trial curves, the best trial and the Hydra override file the sweep wrote for it.
 
 A study is read once into a :class:`StudyTrials` snapshot (a few DataFrames) that every view of the
-page draws from. The sweep's default SQLite storage is read with plain SQL, read-only (Optuna's
-storage classes build an ORM object per trial and import alembic: 4-5 s for 1,000 trials on 2 cores,
-against well under 0.1 s here; benchmarks/dashboard_speed.py); any other URL the sweep uses
-(PostgreSQL for many workers), or a SQLite file whose schema this reader does not know, goes through
-Optuna's own storage (:func:`snapshot`). Both give the same snapshot (tests/test_dashboard.py). What the sweep optimises
-(tdmi/studies/objective.py): the best epoch's validation PoseTrack mAP in points (0-100),
-maximised, and with ``sweep.cost_objective=true`` training seconds as a second, minimised
-objective; a study that names its metrics (``study.set_metric_names``) is shown with those names.
-Where 0 ("term off") is a choice on a log axis the sweep adds a ``<key>:on`` switch
+page draws from. The sweep's default SQLite storage is read with plain SQL, read-only: Optuna's
+storage classes import alembic and build an ORM object per trial (3.5 s for 1,000 trials on a loaded
+2-core machine, against 0.16 s wall, 0.07 s CPU here; benchmarks/dashboard_speed.py). Any other URL
+the sweep uses (PostgreSQL for many workers), or a SQLite file whose schema this reader does not
+know, goes through Optuna's own storage (:func:`snapshot`); both give the same snapshot
+(tests/test_dashboard.py).
+
+What the sweep optimises (tdmi/studies/objective.py): the best epoch's validation PoseTrack mAP in
+points (0-100), maximised, and with ``sweep.cost_objective=true`` training seconds as a second,
+minimised objective; a study that names its metrics (``study.set_metric_names``) is shown with
+those names. Where 0 ("term off") is a choice on a log axis the sweep adds a ``<key>:on`` switch
 (tdmi/studies/search_space.py); the trials table shows such a weight as ``off`` instead.
 """
 
@@ -37,8 +39,6 @@ OBJECTIVES = ("best val PoseTrack mAP (points, 0-100)", "training time (s)")  # 
 IMPORTANCE_MIN_TRIALS = 20  # fewer complete trials: fANOVA importances are mostly noise
 SWITCH = ":on"
 OFF = "off"
-
-
 METRIC_NAMES_ATTR = "study:metric_names"  # where Optuna keeps study.set_metric_names
 TRIAL_COLUMNS = ("trial", "state", "duration (s)", "fail reason")  # then one column per objective
 VALUE_TYPES = {"FINITE": None, "INF_POS": math.inf, "INF_NEG": -math.inf, "NAN": math.nan}
