@@ -112,7 +112,7 @@ def test_a_changed_config_never_resumes_a_finished_run(synth_root: Path, tmp_pat
     first = train(spec, MLflowTracker("resume-policy", uri))
     stages = 1 if spec.model.tde_stages != 1 else 2
     for override, differs in (
-        ("train.lr=0.05", "train.lr: 0.001 -> 0.05"),
+        ("train.lr=0.05", f"train.lr: {spec.train.lr} -> 0.05"),
         (f"model.tde_stages={stages}", f"model.tde_stages: {spec.model.tde_stages} -> {stages}"),
     ):
         with pytest.raises(ConfigError, match="its last.pt was trained with another config") as err:
