@@ -26,16 +26,13 @@ if with_joints.empty:
 
 singles, means = wb.joint_ap_tables(cfg.mlflow_uri, cfg.baseline)
 singles = singles[singles["run_id"].isin(with_joints["run_id"])]
-rows_by_label = {
-    **{r: g for r, g in means.groupby("run", sort=False)},
-    **{r: g for r, g in singles.groupby("run", sort=False)},
-}
+candidates = pd.concat([means, singles], ignore_index=True)  # long: one row per (run or mean, joint group)
 labels = run_table.run_labels(with_joints)
 groups = dict(zip(labels, with_joints["group"], strict=True))
 pipeline = [label for label, group in groups.items() if group == run_table.PIPELINE]
 chosen = st.multiselect(
     "ours: runs and ablation means",
-    list(rows_by_label),
+    list(dict.fromkeys(candidates["run"])),
     default=pipeline + list(means["run"].unique()),
     help="default: the pipeline's run (metrics/train.json) and the mean over seeds of each ablation preset",
 )
@@ -48,7 +45,8 @@ methods = st.multiselect("paper's rows", list(paper["method"]), default=list(pap
 if dataset not in ours_data:
     st.warning(f"Our runs are not on {dataset}: the paper's rows are shown for scale, not as a comparison.")
 
-ours = pd.concat([rows_by_label[c] for c in chosen], ignore_index=True) if chosen else singles.iloc[0:0]
+ours = candidates[candidates["run"].isin(chosen)]
+ours = ours.iloc[ours["run"].map({c: k for k, c in enumerate(chosen)}).argsort(kind="stable")]  # in chosen order
 picked = paper[paper["method"].isin(methods)]
 theirs = pd.DataFrame(
     [

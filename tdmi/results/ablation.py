@@ -241,24 +241,26 @@ def joint_ap_means(runs: pd.DataFrame, baseline: str, order: Sequence[str] = ())
     """Per (dataset, preset) of the ablation grid, the mean over seeds of each joint group's AP, in
     :func:`tdmi.results.run_table.joint_ap`'s long shape (``run_id`` empty: a mean is no run)."""
     usable, _ = ablation_runs(runs)
+    long = joint_ap(usable)
+    long["dataset"] = np.repeat(usable["dataset"].to_numpy(object), len(COLUMNS))
+    long["preset"] = np.repeat(usable["preset"].to_numpy(object), len(COLUMNS))
+    means = long.groupby(["dataset", "preset", "column"], sort=False)["AP"].mean()
+    seeds = usable.groupby(["dataset", "preset"]).size()
     out = []
     for dataset, group in usable.groupby("dataset", sort=True):
         for preset in preset_order(group, baseline, order):
-            mine = group[group["preset"] == preset]
-            long = joint_ap(mine)
-            means = long.groupby("column", sort=False)["AP"].mean()
-            out.append(
-                pd.DataFrame(
-                    {
-                        "run": f"ablation mean: {preset} [{dataset or '?'}, n={len(mine)}]",
-                        "run_id": "",
-                        "column": means.index,
-                        "AP": means.to_numpy(),
-                        "source": f"ours: mean over {len(mine)} seed(s)",
-                    }
-                )
-            )
-    return pd.concat(out, ignore_index=True) if out else joint_ap(usable.iloc[0:0])
+            n = int(seeds[(dataset, preset)])
+            out += [
+                {
+                    "run": f"ablation mean: {preset} [{dataset or '?'}, n={n}]",
+                    "run_id": "",
+                    "column": column,
+                    "AP": means[(dataset, preset, column)],
+                    "source": f"ours: mean over {n} seed(s)",
+                }
+                for column in COLUMNS
+            ]
+    return pd.DataFrame(out, columns=long.columns[:5])
 
 
 def order_verdicts(steps: pd.DataFrame, dataset: str | None) -> pd.DataFrame:
