@@ -1,5 +1,7 @@
 """Optuna study over the config (space, sampler, pruner: the Hydra group `sweep/`); each trial one
 training run through tdmi.run, a nested MLflow run under the sweep's parent run (tdmi/studies/sweep.py).
+Every trial follows the recipe: it starts from the pretrain stage's network (`pretrain.checkpoint`:
+run `dvc repro pretrain` first), frozen as `pretrain.freeze_backbone` says, for `sweep.epochs` epochs.
 
     python experiments/sweep.py [sweep.n_trials=50] [sweep.study=NAME] [sweep.storage=URL] [model.tiny_width=16] ...
 
