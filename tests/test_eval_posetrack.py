@@ -19,7 +19,7 @@ import pytest
 from conftest import SAMPLE
 
 from tdmi.data.joints import JOINT_NAMES
-from tdmi.data.posetrack import Frame, Person, PoseTrackFormatError, Video, load_posetrack
+from tdmi.data.posetrack import Frame, Person, PoseTrackFormatError, Video, load_posetrack, load_posetrack_table
 from tdmi.eval.posetrack import evaluate_posetrack, inside_ignore_regions, main
 from tdmi.eval.results import (
     COLUMNS,
@@ -28,6 +28,7 @@ from tdmi.eval.results import (
     ground_truth_as_predictions,
     group_by_image,
     read_posetrack_results,
+    read_prediction_table,
     write_posetrack_results,
 )
 
@@ -204,6 +205,45 @@ def test_sample_with_jittered_joints_gives_a_lower_stable_number(tmp_path):
     # The same files scored by poseval's own code (eval_helpers/evaluateAP) give these numbers.
     expected = [58.7356, 64.9376, 34.5971, 54.2700, 43.4508, 44.6786, 64.0000, 52.5383]
     assert list(columns.values()) == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_commands_tables_score_the_sample_exactly_as_the_records(tmp_path):
+    """load_posetrack_table + read_prediction_table (the command's path, no record per person)
+    against load_posetrack + read_posetrack_results: the same people, the same bits."""
+    videos = load_posetrack(SAMPLE / "annotations/val")
+    rng = np.random.default_rng(1)
+    preds = [
+        dataclasses.replace(p, joints=p.joints + rng.normal(0, 12, (17, 2)), joint_scores=rng.uniform(0, 1, 17))
+        for p in ground_truth_as_predictions(videos)
+    ]
+    write_posetrack_results(preds[::-1], videos, tmp_path)  # people listed in reverse: order matters on ties
+    bare, people = load_posetrack_table(SAMPLE / "annotations/val")
+    assert not any(f.people for v in bare for f in v.frames)
+    records = [(f.image_id, p.ann_id, p.joints, p.head_box) for v in videos for f in v.frames for p in f.people]
+    rows = zip([f.image_id for f in people.frames], people.ann_ids, people.joints, people.head_boxes, strict=True)
+    by_frame = sorted(rows, key=lambda row: row[0])  # stable: reading order within a frame, as the records
+    assert len(by_frame) == len(records) == 14
+    for record, row in zip(records, by_frame, strict=True):
+        assert record[:2] == row[:2]
+        np.testing.assert_array_equal(record[2], row[2])
+        np.testing.assert_array_equal(record[3] if record[3] is not None else np.full(4, np.nan), row[3])
+    ours = evaluate_posetrack(bare, read_prediction_table(tmp_path, bare), people)
+    expected = evaluate_posetrack(videos, read_posetrack_results(tmp_path, videos))
+    assert json.dumps(ours.to_dict()) == json.dumps(expected.to_dict())
+    assert 20 < ours.columns()["Mean"] < 95
+
+
+def test_a_missing_head_box_is_named_through_the_tables(tmp_path):
+    doc = json.loads((SAMPLE / "annotations/val/009473_mpii_test.json").read_text())
+    ann = next(a for a in doc["annotations"] if any(a["keypoints"][2::3]))
+    del ann["bbox_head"]
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "gt" / "009473_mpii_test.json").write_text(json.dumps(doc))
+    videos, people = load_posetrack_table(tmp_path / "gt")
+    with pytest.raises(
+        PoseTrackFormatError, match=rf"009473_mpii_test\.json: annotation {ann['id']}\.bbox_head: missing"
+    ):
+        evaluate_posetrack(videos, {}, people)
 
 
 def test_frames_missing_from_the_predictions_count_as_none_with_a_warning_naming_them(tmp_path, caplog):

@@ -88,7 +88,14 @@ from rich.console import Console
 from rich.table import Table
 
 from tdmi.data.joints import EVALUATED_JOINTS, JOINT_NAMES, NUM_JOINTS, POSETRACK, JointSet
-from tdmi.data.posetrack import Frame, PoseTrackFormatError, Video, iter_frames, load_posetrack
+from tdmi.data.posetrack import (
+    Frame,
+    PeopleTable,
+    PoseTrackFormatError,
+    Video,
+    iter_frames,
+    load_posetrack_table,
+)
 from tdmi.eval.results import (
     COLUMNS,
     PosePrediction,
@@ -172,25 +179,54 @@ def _inside_regions(points: np.ndarray, frame: np.ndarray, regions: _Regions) ->
 def _ground_truth(frames: Sequence[Frame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Joints (G, 15, 2), annotated mask (G, 15), head sizes (G,) of the frames' people, in order."""
     people = [p for frame in frames for p in frame.people]
-    joints = np.array([p.joints for p in people], dtype=np.float64).reshape(-1, NUM_JOINTS, 3)
-    joints = joints[:, POSEVAL_JOINTS]
+    heads = [p.head_box if p.head_box is not None else [np.nan] * 4 for p in people]
+    table = PeopleTable(
+        [frame for frame in frames for _ in frame.people],
+        np.array([p.joints for p in people], dtype=np.float64).reshape(-1, NUM_JOINTS, 3),
+        np.array(heads, dtype=np.float64).reshape(-1, 4),
+        [p.ann_id for p in people],
+    )
+    return _ground_truth_rows(table)
+
+
+def _ground_truth_rows(people: PeopleTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_ground_truth` of a table's rows."""
+    joints = people.joints[:, POSEVAL_JOINTS]
     has = np.any(joints != 0, axis=2)
-    boxes = np.array(
-        [p.head_box if p.head_box is not None else [np.nan] * 4 for p in people],
-        dtype=np.float64,
-    ).reshape(-1, 4)
+    boxes = people.head_boxes
     lacking = np.flatnonzero(np.isnan(boxes[:, 0]) & has.any(axis=1))
     if lacking.size:
-        person = people[lacking[0]]
-        frame = next(f for f in frames if any(p is person for p in f.people))
+        frame = people.frames[lacking[0]]
         raise PoseTrackFormatError(
             frame.source or frame.file_name or frame.video,
-            f"annotation {person.ann_id}.bbox_head",
+            f"annotation {people.ann_ids[lacking[0]]}.bbox_head",
             "missing: PCKh needs the head box",
         )
     corner = boxes[:, :2] + boxes[:, 2:]  # poseval's x2 = x1 + w, y2 = y1 + h
     heads = HEAD_SIZE_FACTOR * np.linalg.norm(corner - boxes[:, :2], axis=1)
     return joints[..., :2], has, heads
+
+
+def _frames_with_people(videos: Sequence[Video], people: PeopleTable | None) -> tuple[list[Frame], np.ndarray, tuple]:
+    """The frames with an annotated person, in video order; their number of people; and
+    :func:`_ground_truth` of those people frame by frame (file order within a frame), from the
+    frames' records or from ``people`` (:func:`tdmi.data.posetrack.load_posetrack_table`)."""
+    if people is None:
+        frames = [f for f in iter_frames(videos) if f.people]
+        return frames, np.array([len(f.people) for f in frames], dtype=np.int64), _ground_truth(frames)
+    every = list(iter_frames(videos))
+    position = {id(f): k for k, f in enumerate(every)}
+    frame = np.fromiter((position[id(f)] for f in people.frames), np.int64, len(people.frames))
+    rows = np.argsort(frame, kind="stable")
+    count = np.bincount(frame, minlength=len(every))
+    ordered = PeopleTable(
+        [people.frames[k] for k in rows.tolist()],
+        people.joints[rows],
+        people.head_boxes[rows],
+        [people.ann_ids[k] for k in rows.tolist()],
+    )
+    frames = [f for f, n in zip(every, count.tolist(), strict=True) if n]
+    return frames, count[count > 0], _ground_truth_rows(ordered)
 
 
 def _predicted(preds: Sequence[PosePrediction]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -356,19 +392,20 @@ class PoseTrackAP:
 
 
 def evaluate_posetrack(
-    videos: Sequence[Video], predictions: Mapping[int, Sequence[PosePrediction]] | PredictionTable
+    videos: Sequence[Video],
+    predictions: Mapping[int, Sequence[PosePrediction]] | PredictionTable,
+    people: PeopleTable | None = None,
 ) -> PoseTrackAP:
-    """poseval's per-joint AP of ``predictions`` (per image id, or a table of them: the same
-    numbers, no record per person) against the ground-truth ``videos``."""
-    frames = [f for f in iter_frames(videos) if f.people]
+    """poseval's per-joint AP of ``predictions`` (per image id, or a table of them) against the
+    ground-truth ``videos`` (their people: the frames' records, or ``people`` when given). The
+    tables give the same numbers with no record per person: the command's path."""
+    frames, gt_count, (gt, gt_has, heads) = _frames_with_people(videos, people)
     if isinstance(predictions, PredictionTable):
         pr, pr_has, scores, pr_count = _table_rows(frames, predictions)
     else:
         preds = [predictions.get(f.image_id, ()) for f in frames]
         pr, pr_has, scores = _predicted([p for frame_preds in preds for p in frame_preds])
         pr_count = np.array([len(frame_preds) for frame_preds in preds], dtype=np.int64)
-    gt, gt_has, heads = _ground_truth(frames)
-    gt_count = np.array([len(f.people) for f in frames], dtype=np.int64)
     gt_start, pr_start = np.cumsum(gt_count) - gt_count, np.cumsum(pr_count) - pr_count
     polygons = _polygons([f.ignore_regions for f in frames])
     gt_has &= ~_inside_regions(gt, np.repeat(np.arange(len(frames)), gt_count), polygons)
@@ -428,8 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
     try:
-        videos = load_posetrack(args.gt)
-        result = evaluate_posetrack(videos, read_prediction_table(args.pred, videos))
+        videos, people = load_posetrack_table(args.gt)
+        result = evaluate_posetrack(videos, read_prediction_table(args.pred, videos), people)
     except PoseTrackFormatError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
