@@ -83,9 +83,6 @@ from typing import ClassVar
 
 import numpy as np
 import shapely
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from tdmi.data.joints import EVALUATED_JOINTS, JOINT_NAMES, NUM_JOINTS, POSETRACK, JointSet
 from tdmi.data.posetrack import (
@@ -444,6 +441,10 @@ def per_joint_ap(
 
 def print_table(result: PoseTrackAP, title: str = "PoseTrack AP (poseval)") -> None:
     """The paper's columns, two decimals (poseval prints one)."""
+    from rich import box  # imported here: a fifth of the command's start-up, and only the table needs it
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title, box=box.SIMPLE, pad_edge=False, collapse_padding=True)
     table.add_column("", no_wrap=True)
     for column in COLUMNS:
