@@ -460,3 +460,25 @@ def test_person_score_without_a_score_field_is_the_exact_mean_of_the_predicted_j
         present = np.any(np.reshape(ann["keypoints"], (17, 3)) != 0, axis=1)
         expected = np.asarray(ann["scores"])[present].mean() if present.any() else -9999.0
         assert pred.score == expected  # exactly
+
+
+def test_loader_reads_lists_and_other_sequences_alike():
+    """The one-pass reading of JSON lists (float_rows) and numpy's reading of anything else give
+    the same records; a bad value is still named."""
+    from tdmi.data.posetrack import parse_posetrack
+
+    doc = json.loads((SAMPLE / "annotations/val/009473_mpii_test.json").read_text())
+    as_lists = parse_posetrack(doc, Path("a.json"), Path("."))
+    for ann in doc["annotations"]:
+        for key in ("keypoints", "bbox", "bbox_head"):
+            if key in ann:
+                ann[key] = tuple(ann[key])
+    as_tuples = parse_posetrack(doc, Path("a.json"), Path("."))
+    people = [(p.joints, p.bbox, p.head_box) for f in as_lists for p in f.people]
+    assert len(people) > 0
+    for ours, theirs in zip(people, [(p.joints, p.bbox, p.head_box) for f in as_tuples for p in f.people], strict=True):
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
+    doc["annotations"][0]["keypoints"] = [*doc["annotations"][0]["keypoints"][:-1], None]
+    with pytest.raises(PoseTrackFormatError, match=r"a\.json: annotations\[0\]\.keypoints"):
+        parse_posetrack(doc, Path("a.json"), Path("."))

@@ -31,9 +31,10 @@ import gc
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +172,7 @@ def require_field(path: Path, where: str, obj: dict, key: str):
     return obj[key]
 
 
-_NO_BOX = (np.nan,) * 4
+_NO_BOX = [np.nan] * 4
 CHUNK = 4096  # annotations converted per array call: files are small, a call per file cost more
 
 
@@ -191,6 +192,23 @@ def _flag(path: Path, where: str, value) -> bool:
     raise PoseTrackFormatError(path, where, f"expected true or false, got {value!r}")
 
 
+def float_rows(values: Sequence, width: int) -> np.ndarray | None:
+    """(N, width) floats of N rows of ``width`` numbers, or None when they are not (the caller's
+    checks then name the bad one). Lists of numbers, what JSON gives, are read in one pass:
+    ``np.array`` first walks nested lists to find their shape, a third more time on the
+    evaluator's 180,000 keypoint lists; it still reads anything else."""
+    if all(type(v) is list and len(v) == width for v in values):
+        try:
+            return np.fromiter(chain.from_iterable(values), np.float64, len(values) * width).reshape(-1, width)
+        except (TypeError, ValueError):
+            pass
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr if arr.shape == (len(values), width) else None
+
+
 def _box(path: Path, where: str, value, name: str, positive: bool = False) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64) if value is not None else None
@@ -207,14 +225,9 @@ def _boxes(places: list[tuple[Path, str]], name: str, values: list) -> np.ndarra
     """(N, 4) ground-truth boxes in one conversion, NaN rows where a value is None; every given
     box must have a positive width and height. The first bad one is named."""
     given = np.array([v is not None for v in values], dtype=bool)
-    try:
-        arr = np.array([v if v is not None else _NO_BOX for v in values], dtype=np.float64)
-        ok = arr.shape == (len(values), 4) and bool(np.isfinite(arr[given]).all())
-        ok = ok and bool((arr[given, 2:] > 0).all())
-    except (TypeError, ValueError):
-        ok = False
-    if ok or not values:
-        return arr.reshape(-1, 4)
+    arr = float_rows([v if v is not None else _NO_BOX for v in values], 4)
+    if arr is not None and np.isfinite(arr[given]).all() and (arr[given, 2:] > 0).all():
+        return arr
     for (path, where), value in zip(places, values, strict=True):
         if value is not None:
             _box(path, where, value, name, positive=True)
@@ -240,12 +253,9 @@ def parse_keypoints(path: Path, where: str, value, num_joints: int = NUM_JOINTS)
 def stack_keypoints(places: list[tuple[Path, str]], values: list, num_joints: int = NUM_JOINTS) -> np.ndarray:
     """(N, J, 3) keypoints of N annotations in one conversion; ``places`` are their (file,
     where) for the error that names the first bad one."""
-    try:
-        arr = np.array(values, dtype=np.float64)
-        if arr.shape == (len(values), num_joints * 3) and np.isfinite(arr).all():
-            return arr.reshape(-1, num_joints, 3)
-    except (TypeError, ValueError):
-        pass
+    arr = float_rows(values, num_joints * 3)
+    if arr is not None and np.isfinite(arr).all():
+        return arr.reshape(-1, num_joints, 3)
     for (path, where), value in zip(places, values, strict=True):
         parse_keypoints(path, where, value, num_joints)
     return np.zeros((0, num_joints, 3))  # reached only for N = 0: every bad value raised above
