@@ -65,7 +65,10 @@ runs poseval's own code beside ours on the same files and prints the largest dif
 
 Speed: steps 4 to 6 run on all frames at once (one row per (prediction, person) pair of a frame,
 prediction-major, so "first on ties" is poseval's order; ignore regions in one vectorised shapely
-call), and the loaders convert annotations in blocks; no Python loop runs per frame or per pair.
+call, polygons made only for regions a point falls in the bounding box of), and the loaders
+convert annotations in blocks; no Python loop runs per frame or per pair. The command reads both
+sides as tables (:func:`tdmi.data.posetrack.load_posetrack_table`,
+:func:`tdmi.eval.results.read_prediction_table`): no record per person, the same numbers.
 
 Command line, with poseval's inputs (a folder of per-video files or one merged file each)::
 
