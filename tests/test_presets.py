@@ -135,9 +135,12 @@ def test_rows_the_issue_names():
         "rdm",
         "static",
         "tdmi",
+        "tdmi_scaled",
         "tdmi_bounds",
         *MI_TERMS,
     } == set(PRESETS)
+    scaled, tdmi = preset_configs("tdmi_scaled")[1], preset_configs("tdmi")[1]
+    assert (scaled.mi_motion, scaled.mi_estimator) == (3e-3, "kl_proxy") and tdmi.mi_motion == 1.0
     single, _ = preset_configs("single_frame")
     static, _ = preset_configs("static")
     assert single.temporal == "none" and static.temporal_input == "key_only"

@@ -17,6 +17,13 @@ multi-modal 0.71, regularisation 0.71, hence 0.1 / ratio = 8e-3, 0.14, 0.14 (und
 51, 51; under "all": 243, 53, 589; so a run that changes mi_grad_to should rescale). The
 estimators fit alone for `mi_warmup` = 20 steps, then the MI weight ramps up over 60 steps.
 
+`tdmi_scaled`: `tdmi` (CODE's KL proxy, weight 1 per group as in CODE) with the motion group's
+weight scaled to `SCALED_MOTION` = 3e-3. Under the recipe (a frozen pretrained network, the
+aggregation started at zero so the heatmap loss's gradient upstream of it starts at 0), the motion
+group's gradient into the RDM at weight 1 ran at 18-42x the heatmap loss's over phase 2
+(`train/grad_ratio/mi_motion/*`, ablation cells tdmi seeds 0-1, default data) while the other two
+groups send none under `mi_grad_to=rdm`; 0.1 / ~30 = 3e-3 gives the same tenth as `tdmi_bounds`.
+
 The presets exist once, here, and are generated into three Hydra groups
 (`python -m tdmi.models.presets experiments/conf`; tests/test_presets.py fails when the files differ):
 
@@ -48,6 +55,7 @@ from tdmi.models.tdmi import ModelConfig
 
 DEFAULT_STAGES = 3
 BOUNDS_WEIGHTS = {"mi_motion": 8e-3, "mi_multimodal": 0.14, "mi_regularisation": 0.14}
+SCALED_MOTION = 3e-3  # tdmi_scaled's motion-group weight (module docstring)
 _NO_MI = dict.fromkeys(MI_TERMS, 0.0)
 _NONE = {"temporal": "none", "tde_stages": 0, "use_rdm": False}  # tde_stages 0: no TDE
 _TDE = {"temporal": "tde", "tde_stages": DEFAULT_STAGES, "use_rdm": False}
@@ -61,6 +69,7 @@ PRESETS: dict[str, dict] = {
     "rdm": {**_RDM, **_NO_MI},
     **{group: {**_RDM, **_NO_MI, group: 1.0} for group in MI_TERMS},
     "tdmi": {**_RDM, **dict.fromkeys(MI_TERMS, 1.0), "mi_estimator": "kl_proxy"},
+    "tdmi_scaled": {**_RDM, **dict.fromkeys(MI_TERMS, 1.0), "mi_estimator": "kl_proxy", "mi_motion": SCALED_MOTION},
     "tdmi_bounds": {
         **_RDM,
         **BOUNDS_WEIGHTS,
