@@ -20,6 +20,13 @@ mean little there), defaults, poseval at github.com/leonid-pishchulin/poseval 42
   before (per-frame loops, json):  ours 29.5 s CPU / 318 MB, poseval 159.2 s / 2587 MB: 5.4x CPU
   after:                           ours  9.9 s CPU / 375 MB, poseval 152.9 s / 2587 MB: 15.4x CPU
   largest difference of the 16 numbers 1.4e-14 both times (exactly 0 on 2,000 videos).
+Again 2026-11-25, load average 1 to 11 (the CPU seconds scatter by about 20% under such load):
+  start (the code above):          ours 11.6 s CPU / 375 MB, poseval 142.2 s / 2587 MB: 12.3x CPU
+  tables (no record per person on either side, lazy ignore-region polygons, one-pass float
+  rows, one os.read per file, usual values accepted inline):
+                                   ours  6.2 s CPU / 297 MB, poseval 129.1 s / 2588 MB: 20.8x CPU
+  largest difference 1.42e-14 both times; our output JSON byte-identical before and after.
+  Alternating the old and new code on the same files (5 pairs, same load): new/old 0.66 to 0.78.
 Where the time went before (cProfile): JSON parsing a third, per-file numpy conversions and the
 cyclic garbage collector's passes over the live documents a third, per-frame assignment and
 ignore-region loops the rest.
