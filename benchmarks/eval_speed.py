@@ -26,7 +26,8 @@ Again 2026-11-25, load average 1 to 11 (the CPU seconds scatter by about 20% und
   rows, one os.read per file, usual values accepted inline):
                                    ours  6.2 s CPU / 297 MB, poseval 129.1 s / 2588 MB: 20.8x CPU
   largest difference 1.42e-14 both times; our output JSON byte-identical before and after.
-  Alternating the old and new code on the same files (5 pairs, same load): new/old 0.66 to 0.78.
+  Old and new code alternated on the same files under load average 7 to 11: the last version
+  7.8 s vs 10.7 s (0.73); the busy machine's noise is why poseval runs in the same call.
 Where the time went before (cProfile): JSON parsing a third, per-file numpy conversions and the
 cyclic garbage collector's passes over the live documents a third, per-frame assignment and
 ignore-region loops the rest.
