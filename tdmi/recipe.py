@@ -29,7 +29,7 @@ from typing import Any
 from tdmi.eval.results import write_metrics_json
 from tdmi.models.presets import SINGLE_FRAME, preset_sections
 from tdmi.run import RunSpec
-from tdmi.utils.config import require
+from tdmi.utils.config import require, require_count
 from tdmi.utils.paths import project_root, under_root
 
 PHASE1_TRAIN_KEYS = ("lr", "steps_per_epoch")  # pretrain.<key> replaces train.<key> in phase 1
@@ -59,13 +59,7 @@ def pretrain_skipped(config: Mapping[str, Any]) -> bool:
 def pretrain_spec(config: Mapping[str, Any], root: str | Path | None = None) -> RunSpec:
     """Phase 1's run: the single-frame network, from scratch, for ``pretrain.epochs`` epochs."""
     pretrain = config["pretrain"]
-    epochs = pretrain.get("epochs")
-    require(
-        isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1,
-        "pretrain.epochs",
-        epochs,
-        "must be an integer >= 1",
-    )
+    epochs = require_count(pretrain.get("epochs"), "pretrain.epochs")
     cell = with_preset(config, SINGLE_FRAME)
     cell["model"]["init_from"] = None
     own = {key: pretrain[key] for key in PHASE1_TRAIN_KEYS if key in pretrain}  # phase 1's own budget

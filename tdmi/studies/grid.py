@@ -49,7 +49,7 @@ from tdmi.studies.ablation import (
     steps_markdown,
     summarize,
 )
-from tdmi.utils.config import require
+from tdmi.utils.config import require, require_count
 from tdmi.utils.paths import project_root, under_root
 
 BASELINE_MODES = ("as_is", "fine_tune")
@@ -109,12 +109,7 @@ def grid_cells(config: Mapping[str, Any], root: Path) -> list[Cell]:
         ablate.get("baseline_mode"),
         f"must be one of {BASELINE_MODES}",
     )
-    require(
-        isinstance(ablate["seeds"], int) and ablate["seeds"] >= 1,
-        "ablate.seeds",
-        ablate["seeds"],
-        "must be an integer >= 1",
-    )
+    require_count(ablate["seeds"], "ablate.seeds")
     data_fingerprint = fingerprint(under_root(config["data"]["root"], root) / "annotations")
     cells = []
     for preset in presets:

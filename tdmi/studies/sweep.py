@@ -45,7 +45,7 @@ from tdmi.studies.study import (
     storage,
     write_outputs,
 )
-from tdmi.utils.config import require
+from tdmi.utils.config import require, require_count
 from tdmi.utils.paths import project_root, under_root
 
 
@@ -83,13 +83,7 @@ def recipe_config(config: Mapping[str, Any], root: Path) -> dict[str, Any]:
     """The config every trial starts from: phase 2 of the recipe for ``sweep.epochs`` epochs;
     checks the budget, the pruner's warm-up and the pretrained network (module docstring)."""
     sweep, pretrain = config["sweep"], config["pretrain"]
-    epochs = sweep.get("epochs")
-    require(
-        isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1,
-        "sweep.epochs",
-        epochs,
-        "must be an integer >= 1 (each trial's epochs on the pretrained network)",
-    )
+    epochs = require_count(sweep.get("epochs"), "sweep.epochs", "each trial's epochs on the pretrained network")
     warmup = sweep.get("pruner", {}).get("n_warmup_steps")
     require(
         warmup is None or warmup < epochs,

@@ -85,6 +85,13 @@ def require(ok: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(key, value, allowed)
 
 
+def require_count(value: Any, key: str, why: str = "") -> int:
+    """``value`` when it is an integer >= 1 (not a bool); else ConfigError naming ``key``."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    require(ok, key, value, "must be an integer >= 1" + (f" ({why})" if why else ""))
+    return value
+
+
 def config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """``"key: old -> new"`` for every flattened key whose value differs (or exists on one side)."""
     a, b = flatten(old), flatten(new)
