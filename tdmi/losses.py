@@ -39,6 +39,10 @@ for the outputs it reads by name and fails with a one-line error when the model 
   the same model before its MI terms switch on; after two epochs "rdm" 26.2, "tde" 19.5, the
   single-frame network 24.4 (one seed each). So the motion encoder learns from the heatmap loss
   alone unless a run asks otherwise.
+  Consequence, measured: with `kl_proxy`, the multi-modal and regularisation groups send no gradient
+  anywhere under "rdm" or "tde" (CODE detaches each term's first map, `mi_grad_to` the second:
+  F_a, F_final, Y), so `mi_multimodal` and `mi_regularisation` train bit for bit as `rdm` (ablation
+  grid, default data: 32.41 all three) and `tdmi` as `mi_motion`; those groups act only under "all".
 
 Measured pathology of the faithful option: with CODE's signs the maximised -I(M; M_u) proxy is
 won by closing the useful gate (a near-uniform M_u is far from M in KL) and 2 I(M_u; M_n) by
