@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -98,10 +97,9 @@ def test_repro_writes_metrics_plots_and_report(repo: Path) -> None:
     assert "plots/learning_curve.csv" in plots and "plots/per_joint_ap.csv" in plots
 
 
-def test_second_repro_runs_nothing_quickly(repo: Path) -> None:
-    start = time.perf_counter()
+def test_second_repro_runs_nothing(repo: Path) -> None:
+    """Nothing reruns (no timing here: speed lives in benchmarks, and a loaded machine varies)."""
     again = _run(repo, "dvc", "repro")
-    assert time.perf_counter() - start < 10
     assert "Running stage" not in again.stdout and "Data and pipelines are up to date" in again.stdout
 
 
