@@ -1,6 +1,6 @@
 """Inference: a checkpoint over frames and person boxes -> PoseTrack-format predictions + overlays.
 
-    python experiments/predict.py ckpt=checkpoints/synth-tdmi/best.pt frames=DIR detections=FILE
+    python experiments/predict.py ckpt=checkpoints/synth-tdmi_scaled/best.pt frames=DIR detections=FILE
     python experiments/predict.py ckpt=... annotations=data/synth/annotations/val
 
 The composed config (experiments/conf/predict.yaml) -> tdmi.inference.PredictSpec ->

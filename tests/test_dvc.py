@@ -88,7 +88,7 @@ def test_repro_writes_metrics_plots_and_report(repo: Path) -> None:
         "| paper (PoseTrack2017 val, another dataset): gain TDMI-ST - HRNet-W48 |",
     ):
         assert row in report
-    tdmi_ckpt = load_checkpoint(repo / "checkpoints" / "synth-tdmi" / "best.pt")
+    tdmi_ckpt = load_checkpoint(repo / "checkpoints" / "synth-tdmi_scaled" / "best.pt")
     assert tdmi_ckpt["config"]["model"]["init_from"] == "checkpoints/synth-single_frame/best.pt"
     assert tdmi_ckpt["config"]["train"]["freeze_backbone"] is True
     shown = json.loads(_run(repo, "dvc", "metrics", "show", "--json").stdout)[""]["data"]
@@ -146,4 +146,4 @@ def test_local_remote_round_trip(repo: Path, tmp_path: Path) -> None:
     _run(repo, "dvc", "pull")
     status = _run(repo, "dvc", "status", "dvc.yaml")  # the pipeline; ablation/dvc.yaml never ran here
     assert "Data and pipelines are up to date" in status.stdout, status.stdout
-    assert (repo / "checkpoints" / "synth-tdmi" / "best.pt").is_file()
+    assert (repo / "checkpoints" / "synth-tdmi_scaled" / "best.pt").is_file()

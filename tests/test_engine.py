@@ -242,8 +242,8 @@ def test_killed_run_resumes_to_the_same_weights_and_mlflow_run(synth_root: Path,
     mlflow.set_tracking_uri(uri)
     (run,) = mlflow.search_runs(experiment_names=["resume-test"], output_format="list")  # one run for both parts
     assert run.info.run_id == ckpt_b["mlflow_run_id"] and run.info.status == "FINISHED"
-    assert run.data.params["preset"] == "tdmi" and run.data.params["train.epochs"] == "2"
-    assert run.data.tags["preset"] == "tdmi" and len(run.data.tags["data_fingerprint"]) == 16
+    assert run.data.params["preset"] == "tdmi_scaled" and run.data.params["train.epochs"] == "2"
+    assert run.data.tags["preset"] == "tdmi_scaled" and len(run.data.tags["data_fingerprint"]) == 16
     assert any(k.startswith("best/AP/") for k in run.data.metrics)  # as sweep trials and ablation cells log them
     assert json.loads((tmp_path / "b" / "metrics" / "train.json").read_text())["run_id"] == run.info.run_id
     history = mlflow.MlflowClient(uri).get_metric_history(run.info.run_id, "val/mAP")

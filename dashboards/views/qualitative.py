@@ -52,7 +52,8 @@ else:
     if not outputs:
         st.info(
             "No predict.py output under outputs/predict. Run e.g. `python experiments/predict.py "
-            "ckpt=checkpoints/synth-tdmi/best.pt frames=../shared/data/posetrack18_sample/videos/000001_mpiinew_test`."
+            "ckpt=checkpoints/synth-tdmi_scaled/best.pt "
+            "frames=tests/data/posetrack18_sample/videos/000001_mpiinew_test`."
         )
         st.stop()
     chosen = st.selectbox("output folder", [str(p.relative_to(cfg.project_dir)) for p in outputs])
