@@ -97,7 +97,7 @@ def test_qualitative_page_draws_a_hieve_run(hieve_run: dict, monkeypatch: pytest
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("views/qualitative.py").run()
     assert not at.exception, [e.message for e in at.exception]
-    assert "[tdmi, hieve]" in at.selectbox[0].value  # the run, labelled with its dataset
+    assert "[tdmi_scaled, hieve]" in at.selectbox[0].value  # the run, labelled with its dataset
     captions = [c for image in at.image for c in image.captions]
     assert len(captions) == 1 + 5 and "green: ground truth" in captions[0]  # key frame + 5 clip frames
     people = next(e.value for e in at.dataframe if "mean joint score" in e.value.columns)
