@@ -74,7 +74,7 @@ def test_repro_writes_metrics_plots_and_report(repo: Path) -> None:
         "Mean",
     }
     report = (repo / "reports" / "per_joint.md").read_text()
-    assert report.startswith("# Per-joint PoseTrack mAP: tdmi on synth")
+    assert report.startswith("# Per-joint PoseTrack mAP: tdmi_scaled on synth")
     # the recipe: phase 1 trained the single-frame network, phase 2 started from it, frozen
     assert json.loads((repo / "metrics" / "pretrain.json").read_text())["epochs"] == 1
     assert ev["single_frame"]["checkpoint"] == "checkpoints/synth-single_frame/best.pt"
@@ -83,8 +83,8 @@ def test_repro_writes_metrics_plots_and_report(repo: Path) -> None:
     assert (ev["paper"]["dataset"], ev["paper"]["gain"]["Mean"]) == ("PoseTrack2017", pytest.approx(85.9 - 77.3))
     for row in (
         "| ours: single_frame (phase 1) |",
-        "| gain: tdmi - single_frame |",
-        "| tdmi, degraded joints |",
+        "| gain: tdmi_scaled - single_frame |",
+        "| tdmi_scaled, degraded joints |",
         "| paper (PoseTrack2017 val, another dataset): gain TDMI-ST - HRNet-W48 |",
     ):
         assert row in report
