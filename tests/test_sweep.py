@@ -294,7 +294,10 @@ def test_sigkilled_sweep_resumes_by_name_and_finishes_the_budget(
         except Exception:  # the worker has not made the study (or its tables) yet
             continue
         if TrialState.COMPLETE in states and states[-1] == TrialState.RUNNING:
-            break
+            mlflow.set_tracking_uri(mlflow_uri)  # kill once the running trial's MLflow run is tagged (a race else)
+            number = f"tags.trial_number = '{len(states) - 1}'"
+            if mlflow.search_runs(experiment_names=["tdmi-sweep"], filter_string=number, output_format="list"):
+                break
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     killed = len(states) - 1
